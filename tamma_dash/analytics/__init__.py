@@ -1,0 +1,1 @@
+"""Pure functions of frames and latest values: status, baselines, anomalies, forecasts."""

@@ -1,0 +1,1 @@
+"""Flask routes on the Dash server: JSON API, SSE stream, our own /metrics and /healthz."""

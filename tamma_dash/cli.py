@@ -1,0 +1,112 @@
+"""`tamma-dash run | collect | serve | check-config`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from tamma_dash import __version__, config
+from tamma_dash.config import MIN_INTERVAL_S, ConfigError, Settings
+
+log = logging.getLogger("tamma_dash")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "check-config":
+        return check_config(args.file)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        print("Run `tamma-dash check-config FILE` to see every problem.", file=sys.stderr)
+        return 2
+    if args.command == "collect":
+        return collect(settings)
+    return serve(settings, mode="serve" if args.command == "serve" else "run")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = config.load(args.config)
+    if args.interval is not None and args.interval < MIN_INTERVAL_S:
+        raise ConfigError("--interval", [f"{args.interval} is below {MIN_INTERVAL_S} s"])
+    return settings.with_overrides(
+        host=getattr(args, "host", None), port=getattr(args, "port", None),
+        data_dir=Path(args.data_dir) if args.data_dir else None, interval_s=args.interval,
+        seed=args.seed, demo=False if args.no_demo else None,
+    )
+
+
+def check_config(path: str) -> int:
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    names = ", ".join(f"{s.name} ({s.kind.value})" for s in settings.services) or "none (demo)"
+    print(f"{path}: OK. interval {settings.interval_s:g} s, retention {settings.retention_s:g} s, "
+          f"services: {names}")
+    return 0
+
+
+def serve(settings: Settings, mode: str) -> int:
+    from tamma_dash.runtime import build
+    from tamma_dash.ui.app import create_app
+
+    rt = build(settings, "serve" if mode == "serve" else "run").start()
+    app = create_app(rt)
+    where = f"http://{settings.host}:{settings.port}/"
+    log.info("tamma-dash %s %s on %s (data in %s%s)", __version__, mode, where,
+             settings.data_dir, ", demo fleet" if rt.fleet is not None else "")
+    try:
+        app.run(host=settings.host, port=settings.port, debug=False, threaded=True)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s (%s); pass another --port", settings.host, settings.port, exc)
+        return 3
+    finally:
+        rt.stop()
+    return 0
+
+
+def collect(settings: Settings) -> int:
+    from tamma_dash.runtime import build
+
+    rt = build(settings, "collect").start()
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    log.info("tamma-dash collect: every %g s into %s", settings.interval_s, settings.data_dir)
+    done.wait()
+    rt.stop()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tamma-dash", description="Real-time system health for Tamma.")
+    p.add_argument("--version", action="version", version=f"tamma-dash {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "collector, demo fleet and web UI in one process (the default)"),
+                       ("collect", "collector only: writes the store"),
+                       ("serve", "web UI and API only: reads the store a collector writes")):
+        cmd = sub.add_parser(name, help=text, description=text)
+        if name != "collect":
+            cmd.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+            cmd.add_argument("--port", type=int, default=None, help="port (default 8050)")
+        cmd.add_argument("--config", default=None, help="TOML config; none means the demo fleet")
+        cmd.add_argument("--data-dir", default=None, help="where history lives (default ./data)")
+        cmd.add_argument("--interval", type=float, default=None, help="tick in seconds (default 5)")
+        cmd.add_argument("--seed", type=int, default=None, help="demo fleet seed (default 42)")
+        cmd.add_argument("--no-demo", action="store_true", help="do not start the demo fleet")
+    chk = sub.add_parser("check-config", help="validate a config file and print every problem")
+    chk.add_argument("file")
+    return p
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

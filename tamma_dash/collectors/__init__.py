@@ -1,0 +1,1 @@
+"""Collectors: one module per source, each a Collector with collect() -> list[Sample]."""

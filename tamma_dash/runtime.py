@@ -1,0 +1,169 @@
+"""The composition root: the one place where config, demo, collectors, store and pipeline meet."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+
+from tamma_dash.api.selfmetrics import SelfMetrics
+from tamma_dash.api.stream import TickSignal
+from tamma_dash.collectors.health import HealthCheckCollector
+from tamma_dash.collectors.host import HostCollector
+from tamma_dash.collectors.process import ProcessCollector
+from tamma_dash.collectors.prometheus import PrometheusCollector
+from tamma_dash.collectors.providers import ProviderCollector
+from tamma_dash.config import ProcessMatch, ServiceConfig, Settings
+from tamma_dash.models import Clock, Collector, ServiceKind
+from tamma_dash.pipeline import Pipeline
+from tamma_dash.store import Store
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["run", "collect", "serve"]
+RUNTIME_FILE = "runtime.json"
+PID_FILE = "tamma-dash.pid"
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs; built by :func:`build`, started and stopped explicitly."""
+
+    settings: Settings
+    mode: Mode
+    store: Store
+    clock: Clock
+    services: tuple[ServiceConfig, ...] = ()
+    fleet: Any = None  # tamma_dash.demo.DemoFleet when the demo runs in this process
+    pipeline: Pipeline | None = None
+    signal: TickSignal = field(default_factory=TickSignal)
+    metrics: SelfMetrics | None = None
+    backfill_summary: dict[str, Any] | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _refresher: threading.Thread | None = None
+
+    @property
+    def demo(self) -> bool:
+        return self.settings.demo
+
+    def start(self) -> Runtime:
+        """Start the demo fleet, backfill a first start, then the tick loop (or the refresher)."""
+        if self.mode == "serve":
+            self._load_runtime_file()
+            self._refresher = threading.Thread(target=self._refresh_loop, name="store-refresh",
+                                               daemon=True)
+            self._refresher.start()
+            return self
+        if self.settings.demo:
+            self._start_demo()
+        self._write_runtime_file()
+        self.pipeline = Pipeline(self._collectors(), self.store, interval_s=self.settings.interval_s,
+                                 budget_s=self.settings.tick_budget_s, clock=self.clock)
+        if self.metrics is not None:
+            self.pipeline.subscribe(self.metrics.observe)
+        self.pipeline.subscribe(self.signal.notify)
+        self.pipeline.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+        if self.fleet is not None:
+            self.fleet.stop()
+        if self._refresher is not None:
+            self._refresher.join(2.0)
+        self.store.close()
+
+    def _start_demo(self) -> None:
+        from tamma_dash.demo import DemoFleet, backfill  # the demo is optional at run time
+
+        self.fleet = DemoFleet(seed=self.settings.seed, interval_s=self.settings.interval_s,
+                               clock=self.clock)
+        self.fleet.start()
+        pid_file = self.settings.data_dir / PID_FILE
+        demo = tuple(_with_pid_file(s, pid_file) for s in self.fleet.services_config())
+        self.services = demo + tuple(s for s in self.services if s.name not in {d.name for d in demo})
+        if self.store.is_empty():
+            step = max(self.settings.interval_s, self.settings.retention_s / 17_280)
+            self.backfill_summary = backfill(self.store, self.fleet, now=self.clock(),
+                                             interval_s=step, full_s=self.settings.retention_s)
+            log.info("demo: backfilled history %s", self.backfill_summary)
+
+    def _collectors(self) -> list[Collector]:
+        session = requests.Session()
+        session.headers["User-Agent"] = "tamma-dash"
+        out: list[Collector] = [
+            HealthCheckCollector(self.services, session=session, clock=self.clock),
+            PrometheusCollector(self.services, session=session, clock=self.clock),
+            ProviderCollector(self.services, session=requests.Session(), clock=self.clock),
+            ProcessCollector(self.services, clock=self.clock),
+        ]
+        if self.settings.host_metrics:
+            out.append(HostCollector(mounts=self.settings.disk_mounts, clock=self.clock))
+        return out
+
+    def _write_runtime_file(self) -> None:
+        """Tell web-only processes which services exist (no URLs with secrets, no tokens)."""
+        doc = {
+            "pid": os.getpid(),
+            "demo": self.settings.demo,
+            "interval_s": self.settings.interval_s,
+            "services": [{"name": s.name, "kind": s.kind.value, "depends_on": list(s.depends_on)}
+                         for s in self.services],
+        }
+        try:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            (self.settings.data_dir / RUNTIME_FILE).write_text(json.dumps(doc, indent=1))
+            (self.settings.data_dir / PID_FILE).write_text(str(os.getpid()))
+        except OSError as exc:
+            log.warning("could not write %s in %s (%s); web-only processes will not see the "
+                        "service list", RUNTIME_FILE, self.settings.data_dir, exc)
+
+    def _load_runtime_file(self) -> None:
+        path = self.settings.data_dir / RUNTIME_FILE
+        if self.services or not path.exists():
+            return
+        try:
+            doc = json.loads(path.read_text())
+            self.services = tuple(
+                ServiceConfig(name=s["name"], kind=ServiceKind(s["kind"]),
+                              depends_on=tuple(s.get("depends_on", ())))
+                for s in doc["services"])
+            self.settings = replace(self.settings, demo=bool(doc.get("demo")),
+                                    interval_s=float(doc.get("interval_s", self.settings.interval_s)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s is unreadable (%s); start the collector first", path, exc)
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(max(0.05, self.settings.interval_s / 2)):
+            try:
+                if self.store.refresh():
+                    self.signal.notify()
+            except Exception:
+                log.exception("store refresh failed")
+
+
+def _with_pid_file(svc: ServiceConfig, pid_file: Path) -> ServiceConfig:
+    """The demo's dashboard service is this very process: watch it for real with psutil."""
+    if svc.kind is ServiceKind.DASHBOARD and svc.process is None:
+        return replace(svc, process=ProcessMatch(pid_file=str(pid_file)))
+    return svc
+
+
+def build(settings: Settings, mode: Mode = "run", *, clock: Clock = time.time) -> Runtime:
+    """Wire a runtime for ``mode`` without starting anything."""
+    store = Store.open(settings.data_dir, interval_s=settings.interval_s,
+                       retention_s=settings.retention_s, rollup_step_s=settings.rollup_step_s,
+                       rollup_retention_s=settings.rollup_retention_s, clock=clock,
+                       readonly=(mode == "serve"))
+    rt = Runtime(settings=settings, mode=mode, store=store, clock=clock, services=settings.services)
+    rt.metrics = SelfMetrics(store.stats)
+    return rt

@@ -1,0 +1,1 @@
+"""Dash pages, components and figure builders (DataFrame -> figure, no I/O)."""
