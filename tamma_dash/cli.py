@@ -18,7 +18,9 @@ log = logging.getLogger("tamma_dash")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "check-config":
         return check_config(args.file)
     try:
@@ -37,9 +39,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.interval is not None and args.interval < MIN_INTERVAL_S:
         raise ConfigError("--interval", [f"{args.interval} is below {MIN_INTERVAL_S} s"])
     return settings.with_overrides(
-        host=getattr(args, "host", None), port=getattr(args, "port", None),
-        data_dir=Path(args.data_dir) if args.data_dir else None, interval_s=args.interval,
-        seed=args.seed, demo=False if args.no_demo else None,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        interval_s=args.interval,
+        seed=args.seed,
+        demo=False if args.no_demo else None,
     )
 
 
@@ -50,8 +55,10 @@ def check_config(path: str) -> int:
         print(exc, file=sys.stderr)
         return 1
     names = ", ".join(f"{s.name} ({s.kind.value})" for s in settings.services) or "none (demo)"
-    print(f"{path}: OK. interval {settings.interval_s:g} s, retention {settings.retention_s:g} s, "
-          f"services: {names}")
+    print(
+        f"{path}: OK. interval {settings.interval_s:g} s, retention {settings.retention_s:g} s, "
+        f"services: {names}"
+    )
     return 0
 
 
@@ -62,12 +69,20 @@ def serve(settings: Settings, mode: str) -> int:
     rt = build(settings, "serve" if mode == "serve" else "run").start()
     app = create_app(rt)
     where = f"http://{settings.host}:{settings.port}/"
-    log.info("tamma-dash %s %s on %s (data in %s%s)", __version__, mode, where,
-             settings.data_dir, ", demo fleet" if rt.fleet is not None else "")
+    log.info(
+        "tamma-dash %s %s on %s (data in %s%s)",
+        __version__,
+        mode,
+        where,
+        settings.data_dir,
+        ", demo fleet" if rt.fleet is not None else "",
+    )
     try:
         app.run(host=settings.host, port=settings.port, debug=False, threaded=True)
     except OSError as exc:
-        log.error("cannot listen on %s:%s (%s); pass another --port", settings.host, settings.port, exc)
+        log.error(
+            "cannot listen on %s:%s (%s); pass another --port", settings.host, settings.port, exc
+        )
         return 3
     finally:
         rt.stop()
@@ -91,9 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tamma-dash", description="Real-time system health for Tamma.")
     p.add_argument("--version", action="version", version=f"tamma-dash {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    for name, text in (("run", "collector, demo fleet and web UI in one process (the default)"),
-                       ("collect", "collector only: writes the store"),
-                       ("serve", "web UI and API only: reads the store a collector writes")):
+    for name, text in (
+        ("run", "collector, demo fleet and web UI in one process (the default)"),
+        ("collect", "collector only: writes the store"),
+        ("serve", "web UI and API only: reads the store a collector writes"),
+    ):
         cmd = sub.add_parser(name, help=text, description=text)
         if name != "collect":
             cmd.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")

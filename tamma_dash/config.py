@@ -101,11 +101,31 @@ class Settings:
 
 
 _SERVICE_KEYS = {
-    "name", "kind", "health_url", "metrics_url", "probe_url", "token_env", "process",
-    "depends_on", "timeout_s", "max_body_bytes",
+    "name",
+    "kind",
+    "health_url",
+    "metrics_url",
+    "probe_url",
+    "token_env",
+    "process",
+    "depends_on",
+    "timeout_s",
+    "max_body_bytes",
 }
-_TOP_KEYS = {"interval_s", "retention_s", "data_dir", "host", "port", "demo", "seed", "services",
-             "thresholds", "host_metrics", "disk_mounts", "rollup"}
+_TOP_KEYS = {
+    "interval_s",
+    "retention_s",
+    "data_dir",
+    "host",
+    "port",
+    "demo",
+    "seed",
+    "services",
+    "thresholds",
+    "host_metrics",
+    "disk_mounts",
+    "rollup",
+}
 
 
 def load(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,9 +138,13 @@ def load(path: str | Path | None, environ: Mapping[str, str] | None = None) -> S
         try:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(str(p), ["file not found: check the path given to --config"]) from None
+            raise ConfigError(
+                str(p), ["file not found: check the path given to --config"]
+            ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(str(p), [f"not valid TOML ({exc}); fix the syntax at that line"]) from None
+            raise ConfigError(
+                str(p), [f"not valid TOML ({exc}); fix the syntax at that line"]
+            ) from None
         except UnicodeDecodeError:
             raise ConfigError(str(p), ["not UTF-8 text; save the file as UTF-8"]) from None
         settings = parse(raw, source=str(p))
@@ -185,8 +209,13 @@ def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
 
 
 def _number(
-    raw: Mapping[str, Any], key: str, problems: list[str], *, minimum: float | None = None,
-    maximum: float | None = None, where: str | None = None,
+    raw: Mapping[str, Any],
+    key: str,
+    problems: list[str],
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    where: str | None = None,
 ) -> float | None:
     if key not in raw:
         return None
@@ -210,13 +239,18 @@ def _thresholds(raw: Any, problems: list[str]) -> dict[str, tuple[float, float]]
         problems.append("thresholds: expected a table like [thresholds] cpu_percent = [85, 97]")
         return out
     for metric, pair in raw.items():
-        ok = (isinstance(pair, list) and len(pair) == 2
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair))
+        ok = (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+        )
         if not ok:
             problems.append(f"thresholds.{metric}: expected [degraded, critical], e.g. [85, 95]")
             continue
         if pair[0] > pair[1]:
-            problems.append(f"thresholds.{metric}: degraded ({pair[0]}) must not exceed critical ({pair[1]})")
+            problems.append(
+                f"thresholds.{metric}: degraded ({pair[0]}) must not exceed critical ({pair[1]})"
+            )
             continue
         out[str(metric)] = (float(pair[0]), float(pair[1]))
     return out
@@ -254,7 +288,9 @@ def _service(item: Any, where: str, problems: list[str]) -> ServiceConfig | None
         return None
     n_before = len(problems)
     for key in sorted(set(item) - _SERVICE_KEYS):
-        problems.append(f"{where}: unknown key '{key}'; known keys are {', '.join(sorted(_SERVICE_KEYS))}")
+        problems.append(
+            f"{where}: unknown key '{key}'; known keys are {', '.join(sorted(_SERVICE_KEYS))}"
+        )
     name = item.get("name")
     if not isinstance(name, str) or not name.strip() or "/" in name:
         problems.append(f"{where}.name: required, a non-empty name without '/'")
@@ -271,22 +307,31 @@ def _service(item: Any, where: str, problems: list[str]) -> ServiceConfig | None
         urls[key] = _url(item.get(key), f"{where}.{key}", problems)
     token_env = item.get("token_env")
     if token_env is not None and (not isinstance(token_env, str) or not token_env.isidentifier()):
-        problems.append(f"{where}.token_env: the NAME of an environment variable, e.g. GITHUB_TOKEN; "
-                        "never put the token itself in the file")
+        problems.append(
+            f"{where}.token_env: the NAME of an environment variable, e.g. GITHUB_TOKEN; "
+            "never put the token itself in the file"
+        )
         token_env = None
     deps = item.get("depends_on", [])
     if not (isinstance(deps, list) and all(isinstance(d, str) for d in deps)):
         problems.append(f'{where}.depends_on: expected a list of service names, e.g. ["database"]')
         deps = []
-    timeout = _number(item, "timeout_s", problems, minimum=0.05, maximum=60, where=f"{where}.timeout_s")
+    timeout = _number(
+        item, "timeout_s", problems, minimum=0.05, maximum=60, where=f"{where}.timeout_s"
+    )
     cap = _number(item, "max_body_bytes", problems, minimum=1024, where=f"{where}.max_body_bytes")
     process = _process(item.get("process"), f"{where}.process", problems)
     if len(problems) > n_before:
         return None
     return ServiceConfig(
-        name=name, kind=kind, depends_on=tuple(deps), token_env=token_env, process=process,
+        name=name,
+        kind=kind,
+        depends_on=tuple(deps),
+        token_env=token_env,
+        process=process,
         timeout_s=timeout if timeout is not None else 2.0,
-        max_body_bytes=int(cap) if cap is not None else 1_048_576, **urls,
+        max_body_bytes=int(cap) if cap is not None else 1_048_576,
+        **urls,
     )
 
 
@@ -295,7 +340,9 @@ def _url(value: Any, where: str, problems: list[str]) -> str | None:
         return None
     parsed = urlparse(str(value))
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        problems.append(f"{where}: {value!r} is not an http(s) URL, e.g. http://127.0.0.1:8080/health")
+        problems.append(
+            f"{where}: {value!r} is not an http(s) URL, e.g. http://127.0.0.1:8080/health"
+        )
         return None
     return str(value)
 
@@ -303,8 +350,14 @@ def _url(value: Any, where: str, problems: list[str]) -> str | None:
 def _process(value: Any, where: str, problems: list[str]) -> ProcessMatch | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping) or not set(value) <= {"pid_file", "name", "cmdline"} or not value:
-        problems.append(f'{where}: expected {{ pid_file = "...", name = "...", cmdline = "regex" }}')
+    if (
+        not isinstance(value, Mapping)
+        or not set(value) <= {"pid_file", "name", "cmdline"}
+        or not value
+    ):
+        problems.append(
+            f'{where}: expected {{ pid_file = "...", name = "...", cmdline = "regex" }}'
+        )
         return None
     return ProcessMatch(**{k: str(v) for k, v in value.items()})
 
@@ -317,7 +370,7 @@ def _find_cycle(services: list[ServiceConfig]) -> list[str] | None:
     def visit(node: str, path: list[str]) -> list[str] | None:
         for dep in graph.get(node, ()):
             if dep in path:
-                return [*path[path.index(dep):], dep]
+                return [*path[path.index(dep) :], dep]
             if dep not in done:
                 found = visit(dep, [*path, dep])
                 if found:

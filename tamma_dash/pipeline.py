@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tamma_dash.models import Clock, Collector, Sample, is_finite, make_labels
 
@@ -21,11 +22,10 @@ log = logging.getLogger(__name__)
 SELF = "tamma-dash"  # the service name under which the pipeline reports on itself
 
 
-class TickSink:
+class TickSink(Protocol):
     """Where a tick's samples go (the Store satisfies this)."""
 
-    def append(self, ts: float, samples: Sequence[Sample]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def append(self, ts: float, samples: Sequence[Sample]) -> None: ...
 
 
 @dataclass
@@ -70,8 +70,9 @@ class Pipeline:
         self.budget_s = budget_s if budget_s is not None else max(0.05, interval_s * 0.8)
         self.clock = clock
         self.timer = timer
-        self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.collectors) * 2),
-                                        thread_name_prefix="collector")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(2, len(self.collectors) * 2), thread_name_prefix="collector"
+        )
         self._running: dict[str, Future[list[Sample]]] = {}
         self._listeners: list[Callable[[TickReport], None]] = []
         self._stop = threading.Event()
@@ -91,8 +92,10 @@ class Pipeline:
         wait(list(futures.values()), timeout=self.budget_s)
         samples: list[Sample] = []
         outcomes = [self._harvest(name, fut, samples, started) for name, fut in futures.items()]
-        outcomes += [CollectorOutcome(name, False, error="still running from an earlier tick")
-                     for name in self._busy_names(futures)]
+        outcomes += [
+            CollectorOutcome(name, False, error="still running from an earlier tick")
+            for name in self._busy_names(futures)
+        ]
         clean, dropped = _clean(samples)
         clean += _self_samples(ts, outcomes)
         self.sink.append(ts, clean)
@@ -125,8 +128,9 @@ class Pipeline:
     ) -> CollectorOutcome:
         elapsed = self.timer() - started
         if not fut.done():
-            return CollectorOutcome(name, False, 0, elapsed,
-                                    f"timed out after {self.budget_s:.2f} s (tick budget)")
+            return CollectorOutcome(
+                name, False, 0, elapsed, f"timed out after {self.budget_s:.2f} s (tick budget)"
+            )
         exc = fut.exception()
         if exc is not None:
             log.warning("collector %s failed: %s", name, exc)

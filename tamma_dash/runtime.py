@@ -57,15 +57,21 @@ class Runtime:
         """Start the demo fleet, backfill a first start, then the tick loop (or the refresher)."""
         if self.mode == "serve":
             self._load_runtime_file()
-            self._refresher = threading.Thread(target=self._refresh_loop, name="store-refresh",
-                                               daemon=True)
+            self._refresher = threading.Thread(
+                target=self._refresh_loop, name="store-refresh", daemon=True
+            )
             self._refresher.start()
             return self
         if self.settings.demo:
             self._start_demo()
         self._write_runtime_file()
-        self.pipeline = Pipeline(self._collectors(), self.store, interval_s=self.settings.interval_s,
-                                 budget_s=self.settings.tick_budget_s, clock=self.clock)
+        self.pipeline = Pipeline(
+            self._collectors(),
+            self.store,
+            interval_s=self.settings.interval_s,
+            budget_s=self.settings.tick_budget_s,
+            clock=self.clock,
+        )
         if self.metrics is not None:
             self.pipeline.subscribe(self.metrics.observe)
         self.pipeline.subscribe(self.signal.notify)
@@ -85,16 +91,24 @@ class Runtime:
     def _start_demo(self) -> None:
         from tamma_dash.demo import DemoFleet, backfill  # the demo is optional at run time
 
-        self.fleet = DemoFleet(seed=self.settings.seed, interval_s=self.settings.interval_s,
-                               clock=self.clock)
+        self.fleet = DemoFleet(
+            seed=self.settings.seed, interval_s=self.settings.interval_s, clock=self.clock
+        )
         self.fleet.start()
         pid_file = self.settings.data_dir / PID_FILE
         demo = tuple(_with_pid_file(s, pid_file) for s in self.fleet.services_config())
-        self.services = demo + tuple(s for s in self.services if s.name not in {d.name for d in demo})
+        self.services = demo + tuple(
+            s for s in self.services if s.name not in {d.name for d in demo}
+        )
         if self.store.is_empty():
             step = max(self.settings.interval_s, self.settings.retention_s / 17_280)
-            self.backfill_summary = backfill(self.store, self.fleet, now=self.clock(),
-                                             interval_s=step, full_s=self.settings.retention_s)
+            self.backfill_summary = backfill(
+                self.store,
+                self.fleet,
+                now=self.clock(),
+                interval_s=step,
+                full_s=self.settings.retention_s,
+            )
             log.info("demo: backfilled history %s", self.backfill_summary)
 
     def _collectors(self) -> list[Collector]:
@@ -116,16 +130,22 @@ class Runtime:
             "pid": os.getpid(),
             "demo": self.settings.demo,
             "interval_s": self.settings.interval_s,
-            "services": [{"name": s.name, "kind": s.kind.value, "depends_on": list(s.depends_on)}
-                         for s in self.services],
+            "services": [
+                {"name": s.name, "kind": s.kind.value, "depends_on": list(s.depends_on)}
+                for s in self.services
+            ],
         }
         try:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             (self.settings.data_dir / RUNTIME_FILE).write_text(json.dumps(doc, indent=1))
             (self.settings.data_dir / PID_FILE).write_text(str(os.getpid()))
         except OSError as exc:
-            log.warning("could not write %s in %s (%s); web-only processes will not see the "
-                        "service list", RUNTIME_FILE, self.settings.data_dir, exc)
+            log.warning(
+                "could not write %s in %s (%s); web-only processes will not see the service list",
+                RUNTIME_FILE,
+                self.settings.data_dir,
+                exc,
+            )
 
     def _load_runtime_file(self) -> None:
         path = self.settings.data_dir / RUNTIME_FILE
@@ -134,11 +154,18 @@ class Runtime:
         try:
             doc = json.loads(path.read_text())
             self.services = tuple(
-                ServiceConfig(name=s["name"], kind=ServiceKind(s["kind"]),
-                              depends_on=tuple(s.get("depends_on", ())))
-                for s in doc["services"])
-            self.settings = replace(self.settings, demo=bool(doc.get("demo")),
-                                    interval_s=float(doc.get("interval_s", self.settings.interval_s)))
+                ServiceConfig(
+                    name=s["name"],
+                    kind=ServiceKind(s["kind"]),
+                    depends_on=tuple(s.get("depends_on", ())),
+                )
+                for s in doc["services"]
+            )
+            self.settings = replace(
+                self.settings,
+                demo=bool(doc.get("demo")),
+                interval_s=float(doc.get("interval_s", self.settings.interval_s)),
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("%s is unreadable (%s); start the collector first", path, exc)
 
@@ -160,10 +187,15 @@ def _with_pid_file(svc: ServiceConfig, pid_file: Path) -> ServiceConfig:
 
 def build(settings: Settings, mode: Mode = "run", *, clock: Clock = time.time) -> Runtime:
     """Wire a runtime for ``mode`` without starting anything."""
-    store = Store.open(settings.data_dir, interval_s=settings.interval_s,
-                       retention_s=settings.retention_s, rollup_step_s=settings.rollup_step_s,
-                       rollup_retention_s=settings.rollup_retention_s, clock=clock,
-                       readonly=(mode == "serve"))
+    store = Store.open(
+        settings.data_dir,
+        interval_s=settings.interval_s,
+        retention_s=settings.retention_s,
+        rollup_step_s=settings.rollup_step_s,
+        rollup_retention_s=settings.rollup_retention_s,
+        clock=clock,
+        readonly=(mode == "serve"),
+    )
     rt = Runtime(settings=settings, mode=mode, store=store, clock=clock, services=settings.services)
     rt.metrics = SelfMetrics(store.stats)
     return rt

@@ -56,12 +56,14 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_unknown_dependency_and_duplicate_and_cycle() -> None:
-    raw = {"services": [
-        {"name": "a", "kind": "api", "depends_on": ["b"]},
-        {"name": "b", "kind": "api", "depends_on": ["a"]},
-        {"name": "c", "kind": "api", "depends_on": ["zzz"]},
-        {"name": "c", "kind": "worker"},
-    ]}
+    raw = {
+        "services": [
+            {"name": "a", "kind": "api", "depends_on": ["b"]},
+            {"name": "b", "kind": "api", "depends_on": ["a"]},
+            {"name": "c", "kind": "api", "depends_on": ["zzz"]},
+            {"name": "c", "kind": "worker"},
+        ]
+    }
     with pytest.raises(ConfigError) as err:
         config.parse(raw)
     problems = err.value.problems
@@ -87,16 +89,27 @@ def test_thresholds_validated() -> None:
     with pytest.raises(ConfigError) as err:
         config.parse({"thresholds": {"cpu_percent": [99, 90], "disk_percent": "high"}})
     assert any("must not exceed critical" in p for p in err.value.problems)
-    assert any("thresholds.disk_percent: expected [degraded, critical]" in p for p in err.value.problems)
+    assert any(
+        "thresholds.disk_percent: expected [degraded, critical]" in p for p in err.value.problems
+    )
     ok = config.parse({"thresholds": {"cpu_percent": [50, 60]}})
     assert ok.thresholds["cpu_percent"] == (50.0, 60.0)
     assert ok.thresholds["disk_percent"] == config.DEFAULT_THRESHOLDS["disk_percent"]
 
 
 def test_token_read_from_environment_only() -> None:
-    settings = config.parse({"services": [
-        {"name": "gh", "kind": "git", "probe_url": "https://api.github.com/rate_limit",
-         "token_env": "GH_TOKEN"}]})
+    settings = config.parse(
+        {
+            "services": [
+                {
+                    "name": "gh",
+                    "kind": "git",
+                    "probe_url": "https://api.github.com/rate_limit",
+                    "token_env": "GH_TOKEN",
+                }
+            ]
+        }
+    )
     svc = settings.services[0]
     assert svc.token({"GH_TOKEN": "s3cret"}) == "s3cret"
     assert svc.token({}) is None

@@ -50,8 +50,9 @@ def _by_key(samples: list[Sample]) -> dict[str, Sample]:
 
 def test_tick_stores_every_collectors_samples_at_the_tick_time() -> None:
     sink = ListSink()
-    pipe = Pipeline([Fixed("a", [1.0, 2.0]), Fixed("b", [3.0])], sink, interval_s=1,
-                    clock=lambda: 1000.0)
+    pipe = Pipeline(
+        [Fixed("a", [1.0, 2.0]), Fixed("b", [3.0])], sink, interval_s=1, clock=lambda: 1000.0
+    )
     report = pipe.tick()
     assert sink.ticks[0][0] == 1000.0
     got = _by_key(sink.ticks[0][1])
@@ -74,8 +75,9 @@ def test_raising_collector_is_recorded_and_others_still_stored() -> None:
 def test_hanging_collector_times_out_and_is_not_started_twice() -> None:
     sink = ListSink()
     hang = Hanging()
-    pipe = Pipeline([hang, Fixed("a", [1.0])], sink, interval_s=0.2, budget_s=0.1,
-                    clock=lambda: 1.0)
+    pipe = Pipeline(
+        [hang, Fixed("a", [1.0])], sink, interval_s=0.2, budget_s=0.1, clock=lambda: 1.0
+    )
     try:
         first = pipe.tick()
         second = pipe.tick()
@@ -90,8 +92,9 @@ def test_hanging_collector_times_out_and_is_not_started_twice() -> None:
 
 def test_nan_and_inf_are_dropped_and_counted() -> None:
     sink = ListSink()
-    pipe = Pipeline([Fixed("a", [1.0, float("nan"), float("inf"), -3.0])], sink, interval_s=1,
-                    clock=lambda: 1.0)
+    pipe = Pipeline(
+        [Fixed("a", [1.0, float("nan"), float("inf"), -3.0])], sink, interval_s=1, clock=lambda: 1.0
+    )
     report = pipe.tick()
     keys = _by_key(sink.ticks[0][1])
     assert "a/m1" not in keys and "a/m2" not in keys
@@ -106,7 +109,7 @@ def test_background_loop_ticks_and_notifies_listeners() -> None:
     reports: list[int] = []
 
     def listener(report: object) -> None:
-        reports.append(getattr(report, "seq"))
+        reports.append(report.seq)
         if len(reports) >= 3:
             seen.set()
 

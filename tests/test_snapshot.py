@@ -14,8 +14,9 @@ def _latest(**values: float) -> dict[str, Latest]:
 
 
 def test_healthy_when_answering_and_within_thresholds() -> None:
-    v = service_status(_latest(up=1, status=0, cpu_percent=20), DEFAULT_THRESHOLDS, now=NOW,
-                       interval_s=5)
+    v = service_status(
+        _latest(up=1, status=0, cpu_percent=20), DEFAULT_THRESHOLDS, now=NOW, interval_s=5
+    )
     assert v.status is Status.HEALTHY and v.reasons == ()
 
 
@@ -27,8 +28,9 @@ def test_down_when_not_answering_with_reason() -> None:
 
 
 def test_threshold_degrades_but_never_marks_down() -> None:
-    v = service_status(_latest(up=1, status=0, disk_percent=99.0), DEFAULT_THRESHOLDS, now=NOW,
-                       interval_s=5)
+    v = service_status(
+        _latest(up=1, status=0, disk_percent=99.0), DEFAULT_THRESHOLDS, now=NOW, interval_s=5
+    )
     assert v.status is Status.DEGRADED
     assert v.reasons == ("disk_percent critical: 99 (limit 95)",)
 
@@ -51,20 +53,24 @@ def test_health_metrics_document_follows_the_story_schema() -> None:
         ServiceConfig("github", ServiceKind.GIT),
     )
     latest = {
-        "orchestrator/up": Latest(NOW - 1, 1.0), "orchestrator/status": Latest(NOW - 1, 0.0),
+        "orchestrator/up": Latest(NOW - 1, 1.0),
+        "orchestrator/status": Latest(NOW - 1, 0.0),
         "orchestrator/cpu_percent": Latest(NOW - 1, 12.345),
         "orchestrator/response_time_p95_ms": Latest(NOW - 1, 80.0),
         "orchestrator/error_rate": Latest(NOW - 1, 0.5),
         "orchestrator/active_workers": Latest(NOW - 1, 3.0),
         "orchestrator/queue_depth": Latest(NOW - 1, 17.0),
-        "database/up": Latest(NOW - 1, 1.0), "database/db_pool_active": Latest(NOW - 1, 8.0),
+        "database/up": Latest(NOW - 1, 1.0),
+        "database/db_pool_active": Latest(NOW - 1, 8.0),
         "database/db_pool_max": Latest(NOW - 1, 20.0),
-        "github/up": Latest(NOW - 1, 1.0), "github/response_time_ms": Latest(NOW - 1, 120.0),
+        "github/up": Latest(NOW - 1, 1.0),
+        "github/response_time_ms": Latest(NOW - 1, 120.0),
         "github/success_rate": Latest(NOW - 1, 100.0),
         "github/ratelimit_remaining": Latest(NOW - 1, 4000.0),
     }
-    doc = health_metrics(services, latest, thresholds=DEFAULT_THRESHOLDS, now=NOW, interval_s=5,
-                         demo=True)
+    doc = health_metrics(
+        services, latest, thresholds=DEFAULT_THRESHOLDS, now=NOW, interval_s=5, demo=True
+    )
     assert doc["timestamp"] == "1970-01-01T02:46:40.000Z"
     assert doc["demo"] is True and doc["alerts"] == [] and doc["status"] == "healthy"
     orch = doc["services"]["orchestrator"]
@@ -74,5 +80,11 @@ def test_health_metrics_document_follows_the_story_schema() -> None:
     assert sysm["activeWorkers"] == 3 and sysm["queueDepth"] == 17 and sysm["dbConnections"] == 8
     assert sysm["dbPool"]["max"] == 20
     assert sysm["externalApis"]["github"] == {
-        "kind": "git", "status": "healthy", "responseTime": 120.0, "successRate": 100.0,
-        "rateLimitRemaining": 4000.0, "rateLimitLimit": None, "rateLimitResetS": None}
+        "kind": "git",
+        "status": "healthy",
+        "responseTime": 120.0,
+        "successRate": 100.0,
+        "rateLimitRemaining": 4000.0,
+        "rateLimitLimit": None,
+        "rateLimitResetS": None,
+    }

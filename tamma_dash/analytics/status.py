@@ -1,4 +1,4 @@
-"""A service's status from its latest values: health verdict, reachability, thresholds, staleness."""
+"""A service's status from its latest values: reachability, its own verdict, thresholds, age."""
 
 from __future__ import annotations
 
@@ -41,17 +41,21 @@ def service_status(
     if up is not None and up.value < 0.5:
         reason = _label(up, "reason") or "unreachable"
         detail = _label(up, "detail")
-        return Verdict(Status.DOWN, (f"not answering: {reason}" + (f" ({detail})" if detail else ""),))
+        return Verdict(
+            Status.DOWN, (f"not answering: {reason}" + (f" ({detail})" if detail else ""),)
+        )
     said = latest.get(M.STATUS)
     if said is not None and said.value >= 0.5:
-        status = Status(min(int(round(said.value)), int(Status.DOWN)))
+        status = Status(min(round(said.value), int(Status.DOWN)))
         reasons.append(f"reports {status.word}" + _because(said))
     for metric, (warn, crit) in thresholds.items():
         point = latest.get(metric)
         if point is None or point.value < warn:
             continue
         word = "critical" if point.value >= crit else "high"
-        reasons.append(f"{metric} {word}: {point.value:.4g} (limit {crit if word == 'critical' else warn:g})")
+        reasons.append(
+            f"{metric} {word}: {point.value:.4g} (limit {crit if word == 'critical' else warn:g})"
+        )
         status = max(status, Status.DEGRADED)
     return Verdict(status, tuple(reasons))
 

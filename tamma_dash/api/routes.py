@@ -34,8 +34,14 @@ class BadRequest(Exception):
 def snapshot(rt: Runtime) -> dict[str, Any]:
     """The HealthMetrics document for this instant."""
     s = rt.settings
-    return health_metrics(rt.services, rt.store.latest(), thresholds=s.thresholds,
-                          now=rt.clock(), interval_s=s.interval_s, demo=rt.demo)
+    return health_metrics(
+        rt.services,
+        rt.store.latest(),
+        thresholds=s.thresholds,
+        now=rt.clock(),
+        interval_s=s.interval_s,
+        demo=rt.demo,
+    )
 
 
 def register(server: Flask, rt: Runtime) -> None:
@@ -69,8 +75,11 @@ def register(server: Flask, rt: Runtime) -> None:
     @bp.get("/metrics")
     def metrics() -> Response:
         body = rt.metrics.render() if rt.metrics is not None else b""
-        return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0],
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return Response(
+            body,
+            mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
 
     @bp.get("/healthz")
     def healthz() -> Response:
@@ -84,8 +93,9 @@ def history(rt: Runtime) -> Response:
     args = request.args
     key = args.get("series", "")
     if not key:
-        raise BadRequest("missing parameter 'series'",
-                         "pass series=<service/metric>; GET /api/series lists them")
+        raise BadRequest(
+            "missing parameter 'series'", "pass series=<service/metric>; GET /api/series lists them"
+        )
     if key not in set(rt.store.series()):
         raise BadRequest(f"unknown series '{key}'", "GET /api/series lists the known series", 404)
     now = rt.clock()
@@ -119,24 +129,34 @@ def downsample(ts: list[float], values: list[float], n_out: int) -> tuple[list[f
 
 def faults(rt: Runtime) -> Response:
     if rt.fleet is None:
-        raise BadRequest("the demo fleet is not running in this process",
-                         "start with `tamma-dash run` (demo on, the default) to inject faults", 404)
+        raise BadRequest(
+            "the demo fleet is not running in this process",
+            "start with `tamma-dash run` (demo on, the default) to inject faults",
+            404,
+        )
     if request.method == "GET":
         return _json({"demo": True, "faults": rt.fleet.faults()})
     if (request.content_length or 0) > MAX_FAULT_BODY:
-        raise BadRequest("request body too large", f"send at most {MAX_FAULT_BODY} bytes of JSON", 413)
+        raise BadRequest(
+            "request body too large", f"send at most {MAX_FAULT_BODY} bytes of JSON", 413
+        )
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("body is not a JSON object",
-                         'send {"service": "api", "kind": "latency", "duration_s": 60}')
+        raise BadRequest(
+            "body is not a JSON object",
+            'send {"service": "api", "kind": "latency", "duration_s": 60}',
+        )
     duration = body.get("duration_s", 60)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)):
         raise BadRequest("duration_s must be a number of seconds", 'e.g. "duration_s": 60')
     try:
-        fault = rt.fleet.inject(str(body.get("service", "")), str(body.get("kind", "")),
-                                float(duration))
+        fault = rt.fleet.inject(
+            str(body.get("service", "")), str(body.get("kind", "")), float(duration)
+        )
     except ValueError as exc:
-        raise BadRequest(str(exc), "see GET /api/demo/faults and the README for valid values") from None
+        raise BadRequest(
+            str(exc), "see GET /api/demo/faults and the README for valid values"
+        ) from None
     return _json(fault, 201)
 
 
@@ -160,17 +180,39 @@ def self_health(rt: Runtime) -> tuple[dict[str, Any], int]:
     stale = age is None or age > 3 * rt.settings.interval_s + 2
     status = "fail" if stale else "warn" if not stats.persist_ok else "pass"
     checks = {
-        "store:persist": [{"componentType": "datastore", "observedValue": stats.pending_ticks,
-                           "observedUnit": "pending ticks", "status": "pass" if stats.persist_ok
-                           else "warn", "output": stats.persist_error or ""}],
-        "pipeline:lastTickAge": [{"componentType": "component", "observedUnit": "s",
-                                  "observedValue": None if age is None else round(age, 3),
-                                  "status": "fail" if stale else "pass"}],
-        "store:series": [{"componentType": "datastore", "observedValue": stats.series,
-                          "observedUnit": "series", "status": "pass"}],
+        "store:persist": [
+            {
+                "componentType": "datastore",
+                "observedValue": stats.pending_ticks,
+                "observedUnit": "pending ticks",
+                "status": "pass" if stats.persist_ok else "warn",
+                "output": stats.persist_error or "",
+            }
+        ],
+        "pipeline:lastTickAge": [
+            {
+                "componentType": "component",
+                "observedUnit": "s",
+                "observedValue": None if age is None else round(age, 3),
+                "status": "fail" if stale else "pass",
+            }
+        ],
+        "store:series": [
+            {
+                "componentType": "datastore",
+                "observedValue": stats.series,
+                "observedUnit": "series",
+                "status": "pass",
+            }
+        ],
     }
-    doc = {"status": status, "serviceId": "tamma-dash", "description": "tamma-dash " + rt.mode,
-           "demo": rt.demo, "checks": checks}
+    doc = {
+        "status": status,
+        "serviceId": "tamma-dash",
+        "description": "tamma-dash " + rt.mode,
+        "demo": rt.demo,
+        "checks": checks,
+    }
     return doc, 503 if status == "fail" else 200
 
 
@@ -181,8 +223,10 @@ def _float_arg(name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise BadRequest(f"'{name}' is not a number: {raw!r}",
-                         f"pass {name} as epoch seconds, e.g. {name}=1767225600") from None
+        raise BadRequest(
+            f"'{name}' is not a number: {raw!r}",
+            f"pass {name} as epoch seconds, e.g. {name}=1767225600",
+        ) from None
     if not math.isfinite(value):
         raise BadRequest(f"'{name}' must be finite", f"pass {name} as epoch seconds")
     return value
@@ -199,5 +243,8 @@ def _csv(key: str, start: float, end: float, ts: list[float], values: list[float
     writer.writerows((f"{t:.3f}", repr(v)) for t, v in zip(ts, values, strict=True))
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_")
     filename = f"{name}_{int(start)}-{int(end)}.csv"
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

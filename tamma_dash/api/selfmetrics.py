@@ -18,19 +18,32 @@ class SelfMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.tick_seconds = Histogram(
-            "tamma_dash_tick_duration_seconds", "Time one tick took (collect + store).",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
-        self.samples = Counter("tamma_dash_samples_stored", "Samples handed to the store.",
-                               registry=r)
-        self.dropped = Counter("tamma_dash_samples_dropped", "Samples dropped as NaN or inf.",
-                               registry=r)
-        self.errors = Counter("tamma_dash_collector_errors", "Collector runs that failed or timed out.",
-                              ["collector"], registry=r)
-        self.collector_seconds = Gauge("tamma_dash_collector_duration_seconds",
-                                       "Duration of the last run of each collector.", ["collector"],
-                                       registry=r)
-        self.last_tick = Gauge("tamma_dash_last_tick_timestamp_seconds",
-                               "When the last tick ran.", registry=r)
+            "tamma_dash_tick_duration_seconds",
+            "Time one tick took (collect + store).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.samples = Counter(
+            "tamma_dash_samples_stored", "Samples handed to the store.", registry=r
+        )
+        self.dropped = Counter(
+            "tamma_dash_samples_dropped", "Samples dropped as NaN or inf.", registry=r
+        )
+        self.errors = Counter(
+            "tamma_dash_collector_errors",
+            "Collector runs that failed or timed out.",
+            ["collector"],
+            registry=r,
+        )
+        self.collector_seconds = Gauge(
+            "tamma_dash_collector_duration_seconds",
+            "Duration of the last run of each collector.",
+            ["collector"],
+            registry=r,
+        )
+        self.last_tick = Gauge(
+            "tamma_dash_last_tick_timestamp_seconds", "When the last tick ran.", registry=r
+        )
         r.register(_StoreCollector(store_stats))
 
     def observe(self, report: TickReport) -> None:
@@ -59,10 +72,22 @@ class _StoreCollector:
         s = self._stats()
         for name, doc, value in (
             ("tamma_dash_store_series", "Series held.", s.series),
-            ("tamma_dash_store_points_in_memory", "Points in the in-memory window.", s.points_in_memory),
-            ("tamma_dash_store_memory_bytes", "Bytes held by the in-memory window.", s.memory_bytes),
+            (
+                "tamma_dash_store_points_in_memory",
+                "Points in the in-memory window.",
+                s.points_in_memory,
+            ),
+            (
+                "tamma_dash_store_memory_bytes",
+                "Bytes held by the in-memory window.",
+                s.memory_bytes,
+            ),
             ("tamma_dash_store_disk_bytes", "Bytes used by the SQLite files.", s.disk_bytes),
-            ("tamma_dash_store_persist_ok", "1 when the last write reached disk.", int(s.persist_ok)),
+            (
+                "tamma_dash_store_persist_ok",
+                "1 when the last write reached disk.",
+                int(s.persist_ok),
+            ),
             ("tamma_dash_store_pending_ticks", "Ticks waiting to be written.", s.pending_ticks),
         ):
             yield GaugeMetricFamily(name, doc, value=float(value))

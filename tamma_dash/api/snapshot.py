@@ -68,7 +68,8 @@ def health_metrics(
 
 
 def _system(
-    services: Sequence[ServiceConfig], grouped: Mapping[str, Mapping[str, Latest]],
+    services: Sequence[ServiceConfig],
+    grouped: Mapping[str, Mapping[str, Latest]],
     external: dict[str, Any],
 ) -> dict[str, Any]:
     def total(metric: str, kinds: tuple[ServiceKind, ...]) -> float | None:
@@ -130,10 +131,12 @@ def _round(value: float | None) -> float | None:
 
 
 def _int(value: float | None) -> int | None:
-    return None if value is None else int(round(value))
+    return None if value is None else round(value)
 
 
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
