@@ -14,6 +14,7 @@ from tamma_dash import __version__, config
 from tamma_dash.config import MIN_INTERVAL_S, ConfigError, Settings
 
 log = logging.getLogger("tamma_dash")
+MAX_WINDOW_TICKS = 172_800  # 10x the default 24 h at 5 s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,16 +30,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         print("Run `tamma-dash check-config FILE` to see every problem.", file=sys.stderr)
         return 2
-    if args.command == "collect":
-        return collect(settings)
-    return serve(settings, mode="serve" if args.command == "serve" else "run")
+    from tamma_dash.runtime import WriterLocked
+
+    try:
+        if args.command == "collect":
+            return collect(settings)
+        return serve(settings, mode="serve" if args.command == "serve" else "run")
+    except WriterLocked as exc:
+        print(f"tamma-dash: {exc}", file=sys.stderr)
+        return 2
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = config.load(args.config)
     if args.interval is not None and args.interval < MIN_INTERVAL_S:
         raise ConfigError("--interval", [f"{args.interval} is below {MIN_INTERVAL_S} s"])
-    return settings.with_overrides(
+    settings = settings.with_overrides(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         data_dir=Path(args.data_dir) if args.data_dir else None,
@@ -46,6 +53,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         demo=False if args.no_demo else None,
     )
+    return cap_window(settings)
+
+
+def cap_window(settings: Settings) -> Settings:
+    """Keep the in-memory window bounded when a fast tick meets a long retention."""
+    ticks = settings.retention_s / settings.interval_s
+    if ticks <= MAX_WINDOW_TICKS:
+        return settings
+    retention = MAX_WINDOW_TICKS * settings.interval_s
+    log.warning(
+        "a %g s tick over %g s of retention is %d ticks per series; keeping the last %g s at "
+        "full resolution instead (older history stays in rollups)",
+        settings.interval_s, settings.retention_s, ticks, retention,
+    )
+    return settings.with_overrides(retention_s=retention)
 
 
 def check_config(path: str) -> int:
@@ -92,10 +114,10 @@ def serve(settings: Settings, mode: str) -> int:
 def collect(settings: Settings) -> int:
     from tamma_dash.runtime import build
 
-    rt = build(settings, "collect").start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    rt = build(settings, "collect").start()
     log.info("tamma-dash collect: every %g s into %s", settings.interval_s, settings.data_dir)
     done.wait()
     rt.stop()

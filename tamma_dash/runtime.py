@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 Mode = Literal["run", "collect", "serve"]
 RUNTIME_FILE = "runtime.json"
 PID_FILE = "tamma-dash.pid"
+LOCK_FILE = "collector.lock"
+
+
+class WriterLocked(RuntimeError):
+    """Another process already collects into this data directory."""
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Runtime:
     backfill_summary: dict[str, Any] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _refresher: threading.Thread | None = None
+    _lock_handle: Any = None
 
     @property
     def demo(self) -> bool:
@@ -62,6 +69,7 @@ class Runtime:
             )
             self._refresher.start()
             return self
+        self._lock_writer()
         if self.settings.demo:
             self._start_demo()
         self._write_runtime_file()
@@ -87,6 +95,28 @@ class Runtime:
         if self._refresher is not None:
             self._refresher.join(2.0)
         self.store.close()
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def _lock_writer(self) -> None:
+        """One writer per data directory: a second collector would interleave ticks."""
+        path = self.settings.data_dir / LOCK_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a+")
+        except OSError as exc:
+            log.warning("cannot create %s (%s); running without the single-writer lock", path, exc)
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise WriterLocked(
+                f"another tamma-dash collector is already writing {self.settings.data_dir}; "
+                "stop it, use `tamma-dash serve` to only read, or pass another --data-dir"
+            ) from None
+        self._lock_handle = handle
 
     def _start_demo(self) -> None:
         from tamma_dash.demo import DemoFleet, backfill  # the demo is optional at run time

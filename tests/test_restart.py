@@ -49,7 +49,8 @@ def test_sigkill_then_restart_keeps_every_committed_tick(tmp_path: Path) -> None
         reader = _reader(data_dir)
         first = wait_for(lambda: _newest(reader, 0.0), timeout=60)
         seen = wait_for(lambda: _newest(reader, float(first) + 1.0), timeout=60)
-        before_ts, before_vals = reader.points(KEY, 0, float(seen))
+        since = float(first) - 60.0  # full-resolution history: backfill tail plus live ticks
+        before_ts, before_vals = reader.points(KEY, since, float(seen))
         reader.close()
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -57,15 +58,16 @@ def test_sigkill_then_restart_keeps_every_committed_tick(tmp_path: Path) -> None
     assert len(before_ts) > 5
 
     after = Store.open(data_dir, interval_s=0.2, retention_s=86400)
-    ts, vals = after.points(KEY, 0, float(seen))
+    ts, vals = after.points(KEY, since, float(seen))
+    last_before_restart = after.stats().newest_ts or float(seen)
     after.close()
     assert ts == before_ts and vals == before_vals  # everything committed before the kill
 
     proc = _start_collector(data_dir)
     try:
         reader = _reader(data_dir)
-        wait_for(lambda: _newest(reader, float(seen) + 1.0), timeout=60)
-        ts2, _ = reader.points(KEY, 0, float(seen))
+        wait_for(lambda: _newest(reader, last_before_restart + 0.5), timeout=60)
+        ts2, _ = reader.points(KEY, since, float(seen))
         assert ts2 == before_ts  # the restart neither lost nor re-backfilled history
         reader.close()
     finally:
