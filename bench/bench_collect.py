@@ -17,10 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 from tamma_dash.collectors.health import HealthCheckCollector
 from tamma_dash.collectors.host import HostCollector
+from tamma_dash.collectors.http import direct_session
 from tamma_dash.collectors.process import ProcessCollector
 from tamma_dash.collectors.prometheus import PrometheusCollector
 from tamma_dash.collectors.providers import ProviderCollector
@@ -59,11 +58,11 @@ def start_fleet() -> tuple[subprocess.Popen[str], list[ServiceConfig]]:
 
 
 def collectors(services: list[ServiceConfig]) -> list:
-    session = requests.Session()
+    session = direct_session()
     return [
         HealthCheckCollector(services, session=session),
         PrometheusCollector(services, session=session),
-        ProviderCollector(services, session=requests.Session()),
+        ProviderCollector(services),
         ProcessCollector(services),
         HostCollector(),
     ]

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import requests
-
 from tamma_dash.api.selfmetrics import SelfMetrics
 from tamma_dash.api.stream import TickSignal
 from tamma_dash.collectors.health import HealthCheckCollector
 from tamma_dash.collectors.host import HostCollector
+from tamma_dash.collectors.http import direct_session
 from tamma_dash.collectors.process import ProcessCollector
 from tamma_dash.collectors.prometheus import PrometheusCollector
 from tamma_dash.collectors.providers import ProviderCollector
@@ -142,12 +141,11 @@ class Runtime:
             log.info("demo: backfilled history %s", self.backfill_summary)
 
     def _collectors(self) -> list[Collector]:
-        session = requests.Session()
-        session.headers["User-Agent"] = "tamma-dash"
+        session = direct_session()
         out: list[Collector] = [
             HealthCheckCollector(self.services, session=session, clock=self.clock),
             PrometheusCollector(self.services, session=session, clock=self.clock),
-            ProviderCollector(self.services, session=requests.Session(), clock=self.clock),
+            ProviderCollector(self.services, clock=self.clock),
             ProcessCollector(self.services, clock=self.clock),
         ]
         if self.settings.host_metrics:

@@ -1,132 +1,143 @@
-"""The Dash app: a live status page over the API's snapshot (the full pages are their own issue)."""
+"""The Dash app: the shell (navigation, theme, range, connection, alert badge) and its pages."""
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dash
 import dash_bootstrap_components as dbc
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from tamma_dash.api import routes
+from tamma_dash.ui import context
+from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.theme import status_icon
+from tamma_dash.ui.timerange import DEFAULT, PRESETS, query_dict, with_query
 
 if TYPE_CHECKING:
     from tamma_dash.runtime import Runtime
 
-ICONS = {"healthy": "✔", "degraded": "▲", "down": "✖", "unknown": "?"}
-COLOURS = {"healthy": "success", "degraded": "warning", "down": "danger", "unknown": "secondary"}
+ASSETS = Path(__file__).parent / "assets"
+PAGES = ("overview", "service", "providers", "trends")
+RANGE_CHOICES = ("15m", "1h", "6h", "24h")
 
 
 def create_app(rt: Runtime) -> Dash:
-    """Build the Dash app and attach the API routes to its Flask server."""
+    """Build the Dash app, its pages and the API routes on its Flask server."""
+    context.set_runtime(rt)
     app = Dash(
-        __name__,
-        title="tamma-dash",
-        external_stylesheets=[dbc.themes.BOOTSTRAP],
-        update_title="",
-        suppress_callback_exceptions=True,
+        __name__, title="tamma-dash", use_pages=True, pages_folder="", assets_folder=str(ASSETS),
+        update_title="", suppress_callback_exceptions=True, serve_locally=True,
     )
     routes.register(app.server, rt)
-    app.layout = lambda: layout(rt)
-
-    @app.callback(Output("status-body", "children"), Input("tick", "n_intervals"))
-    def _refresh(_: int | None) -> Any:
-        return status_body(routes.snapshot(rt))
-
+    for page in PAGES:  # each page registers itself (and its callbacks) once per process
+        importlib.import_module(f"tamma_dash.ui.pages.{page}")
+    _register_export()
+    app.layout = shell
     return app
 
 
-def layout(rt: Runtime) -> Any:
-    interval_ms = int(max(500, rt.settings.interval_s * 1000))
-    return dbc.Container(
-        [
-            html.Header(
-                className="d-flex align-items-center gap-3 my-3",
-                children=[
-                    html.H1("tamma-dash", className="h3 m-0"),
-                    html.Span("System health", className="text-body-secondary"),
-                ],
-            ),
-            dcc.Interval(id="tick", interval=interval_ms),
-            html.Main(id="status-body", children=status_body(routes.snapshot(rt))),
-        ],
-        fluid=True,
-    )
+def _register_export() -> None:
+    try:
+        from tamma_dash.ui.export_server import register_export_callbacks
+    except ImportError:  # export arrives with its own module
+        return
+    register_export_callbacks()
 
 
-def status_body(doc: dict[str, Any]) -> Any:
-    """Render one HealthMetrics document as KPIs and a service table."""
-    system = doc["system"]
-    banner = (
-        dbc.Alert(
-            "Demo data: a simulated Tamma fleet running on this machine.",
-            color="info",
-            className="py-2",
-        )
-        if doc.get("demo")
-        else None
-    )
-    kpis = dbc.Row(
-        [
-            _kpi("Overall", f"{ICONS[doc['status']]} {doc['status']}"),
-            _kpi("Active workers", _fmt(system.get("activeWorkers"))),
-            _kpi("Queue depth", _fmt(system.get("queueDepth"))),
-            _kpi(
-                "DB pool in use",
-                f"{_fmt(system['dbPool'].get('active'))} / {_fmt(system['dbPool'].get('max'))}",
-            ),
-        ],
-        className="g-3 mb-3",
-    )
-    rows = [
-        html.Tr(
-            [
-                html.Td(name),
-                html.Td(
-                    dbc.Badge(f"{ICONS[s['status']]} {s['status']}", color=COLOURS[s["status"]])
+def shell() -> Any:
+    """The frame around every page; a function so live data is never frozen at import."""
+    rt = context.runtime()
+    doc = context.snapshot()
+    return html.Div([
+        dcc.Location(id="url"),
+        dcc.Store(id="tick", data={"seq": 0, "ts": doc["timestamp"]}),
+        dcc.Store(id="theme", data="light"),
+        html.A("Skip to content", href="#main", className="visually-hidden-focusable"),
+        navbar(doc, int(rt.settings.interval_s * 1000)),
+        dbc.Alert("Demo data: a simulated Tamma fleet running on this machine.", color="info",
+                  className="py-1 px-3 mb-0 rounded-0 small", id="demo-banner",
+                  is_open=bool(doc.get("demo"))),
+        html.Main(dash.page_container, id="main", className="container-fluid py-3", tabIndex="-1"),
+    ])
+
+
+def navbar(doc: dict[str, Any], interval_ms: int) -> Any:
+    links = [dbc.NavItem(dbc.NavLink(text, href=href, active="exact"))
+             for text, href in (("Overview", "/"), ("Providers", "/providers"),
+                                ("Trends", "/trends"))]
+    return html.Header(html.Nav(dbc.Container([
+        dbc.NavbarBrand("tamma-dash", href="/"),
+        dbc.Nav(links, className="me-auto", navbar=True),
+        html.Div(className="d-flex flex-wrap align-items-center gap-3", children=[
+            alert_badge(doc),
+            html.Span("Connecting…", id="conn-status", role="status", className="conn small",
+                      **aria(data_state="connecting", data_interval_ms=str(interval_ms))),
+            html.Fieldset([
+                html.Legend("Time range", className="visually-hidden"),
+                dbc.RadioItems(
+                    id="range-preset", options=[{"label": r, "value": r} for r in RANGE_CHOICES],
+                    value=DEFAULT, inline=True, className="btn-group range-preset",
+                    inputClassName="btn-check", labelClassName="btn btn-outline-secondary btn-sm",
+                    labelCheckedClassName="active",
                 ),
-                html.Td(_fmt(s["cpu"], "%")),
-                html.Td(_fmt(s["memory"], "%")),
-                html.Td(_fmt(s["disk"], "%")),
-                html.Td(_fmt(s["responseTime"], " ms")),
-                html.Td(_fmt(s["errorRate"], "%")),
-                html.Td("; ".join(s["reasons"]), className="small"),
-            ]
-        )
-        for name, s in doc["services"].items()
-    ]
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th(h, scope="col")
-                for h in ("Service", "Status", "CPU", "Memory", "Disk", "Response", "Errors", "Why")
-            ]
-        )
-    )
-    table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm")
-    updated = html.P(f"Updated {doc['timestamp']}", className="small text-body-secondary")
-    return [banner, kpis, table, updated]
+            ], className="m-0"),
+            dbc.Switch(id="theme-switch", label="Dark mode", value=False, persistence=True,
+                       persistence_type="local", className="mb-0"),
+        ]),
+    ], fluid=True, className="flex-wrap gap-2"),
+        className="navbar navbar-expand bg-body-tertiary border-bottom", **aria("Main")))
 
 
-def _kpi(label: str, value: str) -> Any:
-    return dbc.Col(
-        dbc.Card(
-            dbc.CardBody(
-                [
-                    html.Div(label, className="small text-body-secondary"),
-                    html.Div(value, className="h4 m-0"),
-                ]
-            )
-        ),
-        xs=6,
-        md=3,
-    )
+def alert_badge(doc: dict[str, Any]) -> Any:
+    return html.A(id="alert-badge", href="/#alerts", className="text-decoration-none",
+                  children=badge_content(doc.get("alerts", [])))
 
 
-def _fmt(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "–"
-    return (
-        f"{value:,.1f}{unit}"
-        if isinstance(value, float) and not value.is_integer()
-        else f"{value:,.0f}{unit}"
-    )
+def badge_content(alerts: list[dict[str, Any]]) -> Any:
+    """Count and worst severity, in words as well as colour."""
+    active = [a for a in alerts if a.get("state", "firing") in ("firing", "acknowledged")]
+    if not active:
+        return dbc.Badge(f"{status_icon('healthy')} No active alerts", color="success",
+                         className="fs-6")
+    order = {"info": 0, "warning": 1, "critical": 2}
+    worst = max((a.get("severity", "warning") for a in active), key=lambda s: order.get(s, 1))
+    colour = {"critical": "danger", "warning": "warning", "info": "info"}.get(worst, "warning")
+    return dbc.Badge(f"{len(active)} active alert{'s' * (len(active) != 1)}, worst {worst}",
+                     color=colour, text_color="dark" if colour == "warning" else None,
+                     className="fs-6")
+
+
+@dash.callback(Output("alert-badge", "children"), Input("tick", "data"),
+               prevent_initial_call=True)
+def _badge(_: Any) -> Any:
+    return badge_content(context.snapshot().get("alerts", []))
+
+
+@dash.callback(
+    Output("url", "search"), Output("range-preset", "value"),
+    Input("range-preset", "value"), Input("url", "search"),
+)
+def _sync_range(preset: str | None, search: str | None) -> tuple[Any, Any]:
+    """The preset buttons and the URL are one state; the URL wins on load (shared links)."""
+    query = query_dict(search)
+    if ctx.triggered_id == "range-preset" and preset in PRESETS:
+        return with_query(search, range=preset, start=None, end=None), dash.no_update
+    shown = query.get("range") if query.get("range") in PRESETS else None
+    if shown is None and "start" in query:
+        return dash.no_update, None  # a zoomed, absolute range: no preset is selected
+    return dash.no_update, shown or DEFAULT
+
+
+dash.clientside_callback(
+    """function(dark) {
+        const theme = dark ? 'dark' : 'light';
+        document.documentElement.setAttribute('data-bs-theme', theme);
+        return theme;
+    }""",
+    Output("theme", "data"), Input("theme-switch", "value"),
+)
+
+__all__ = ["State", "create_app"]

@@ -1,0 +1,1 @@
+"""Dash pages; each module registers itself when create_app imports it."""

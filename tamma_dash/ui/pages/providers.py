@@ -1,0 +1,79 @@
+"""LLM providers and git platforms: API health, success rates, rate limits and their pace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html
+
+from tamma_dash.ui import context
+from tamma_dash.ui import providers_view as pv
+from tamma_dash.ui import service_view as sv
+
+dash.register_page(__name__, path="/providers", name="Providers",
+                   title="tamma-dash · providers and platforms", order=2)
+
+PAGE = "providers"
+CHART = {"type": "chart", "page": PAGE, "chart": ALL}
+
+
+def cards(doc: dict[str, Any]) -> tuple[Any, Any]:
+    """The LLM provider cards and the git platform cards for the newest snapshot."""
+    apis = doc["system"]["externalApis"]
+    llm = pv.names_by_kind(apis, "provider")
+    git = pv.names_by_kind(apis, "git")
+    outlook = pv.paces([*llm, *git], apis, context.frame, context.now())
+    return (pv.platform_cards(llm, apis, outlook, "No LLM providers are configured."),
+            pv.platform_cards(git, apis, outlook, "No git platforms are configured."))
+
+
+def layout(**query: str) -> Any:
+    rt = context.runtime()
+    doc = context.snapshot()
+    now = context.now()
+    apis = doc["system"]["externalApis"]
+    charts = (pv.platform_charts("llm", "LLM providers", pv.names_by_kind(apis, "provider"))
+              + pv.platform_charts("git", "Git platforms", pv.names_by_kind(apis, "git")))
+    plan = sv.plan_view(query, now, rt.settings.interval_s)
+    frame, last = sv.initial_frame(context.frame, [k for c in charts for k in c.keys], plan, now)
+    figures, state = sv.build_figures(frame, charts, plan, "light", last)
+    panels = [sv.chart_panel(PAGE, c, figures[c.group],
+                             sv.describe_chart(frame, c, "the shown time range"),
+                             sv.chart_filename(c, plan)) for c in charts]
+    llm_cards, git_cards = cards(doc)
+    return html.Div([
+        html.H1("Providers and platforms", className="h4 mb-3"),
+        html.Section([html.H2("LLM providers", className="h5"),
+                      html.Div(llm_cards, id="llm-cards")], **sv.aria("LLM providers")),
+        html.Section([html.H2("Git platforms", className="h5 mt-4"),
+                      html.Div(git_cards, id="git-cards")], **sv.aria("Git platforms")),
+        html.H2("History", className="h5 mt-4"),
+        html.P(f"Rate-limit pace is measured over the last {pv.PACE_WINDOW_S / 60:g} minutes.",
+               className="small text-body-secondary"),
+        dbc.Row(panels, className="g-3"),
+        dcc.Store(id="providers-live", data=state),
+    ])
+
+
+@dash.callback(
+    Output(CHART, "figure"), Output("providers-live", "data"),
+    Input("tick", "data"), Input("theme", "data"),
+    Input({"type": "chart", "page": PAGE, "chart": ALL}, "relayoutData"),
+    Input({"type": "chart-reset", "page": PAGE, "chart": ALL}, "n_clicks"),
+    State("providers-live", "data"), State(CHART, "id"),
+)
+def refresh_charts(_tick: Any, theme: str | None, relayouts: list[Any], _resets: list[Any],
+                   state: dict[str, Any], ids: list[dict[str, str]]) -> tuple[list[Any], Any]:
+    """Ticks append, zooms resample, 'Reset zoom' resets, a theme change redraws."""
+    return sv.dispatch(ctx.triggered_id, theme or "light", relayouts, state,
+                       [i["chart"] for i in ids], context.frame, context.now())
+
+
+@dash.callback(
+    Output("llm-cards", "children"), Output("git-cards", "children"), Input("tick", "data"),
+    prevent_initial_call=True,
+)
+def refresh_cards(_tick: Any) -> tuple[Any, Any]:
+    return cards(context.snapshot())
