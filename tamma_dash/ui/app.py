@@ -31,6 +31,7 @@ def create_app(rt: Runtime) -> Dash:
         __name__, title="tamma-dash", use_pages=True, pages_folder="", assets_folder=str(ASSETS),
         update_title="", suppress_callback_exceptions=True, serve_locally=True,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     routes.register(app.server, rt)
     for page in PAGES:  # each page registers itself (and its callbacks) once per process
         importlib.import_module(f"tamma_dash.ui.pages.{page}")

@@ -14,6 +14,8 @@ chart ``{"type": "chart", "page", "chart"}``, buttons ``{"type": "export", "page
 from __future__ import annotations
 
 import asyncio
+import atexit
+import base64
 import contextlib
 import csv
 import io
@@ -99,6 +101,7 @@ class KaleidoSession:
             self._stop_loop()
             raise ExportError(f"could not start the browser {path} for image export ({exc}); "
                               f"{FIX}") from exc
+        atexit.register(self.close)  # never leave a Chromium behind when the process ends
         return loop, self._kaleido
 
     def render(self, fig: dict[str, Any], opts: dict[str, Any]) -> bytes:
@@ -114,6 +117,7 @@ class KaleidoSession:
 
     def close(self) -> None:
         """Close the browser and stop the loop; a later render starts them again."""
+        atexit.unregister(self.close)
         with self._lock:
             if self._kaleido is not None and self._loop is not None:
                 future = asyncio.run_coroutine_threadsafe(self._kaleido.close(), self._loop)
@@ -166,8 +170,6 @@ def figure_image(fig: Figureish, fmt: str, *, width: int | None = None,
 def _array(values: Any) -> list[Any]:
     """A trace array as a list, decoding plotly's typed-array form (``bdata``)."""
     if isinstance(values, Mapping) and "bdata" in values:
-        import base64
-
         raw = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
         return raw.tolist()
     return list(values) if values is not None else []
@@ -190,7 +192,11 @@ def _unique(names: Sequence[str]) -> list[str]:
 
 
 def figure_data_csv(fig: Figureish) -> str:
-    """The series traces' points as CSV: timestamp (ISO UTC), a column per trace, union of x."""
+    """The series traces' points as CSV: timestamp (ISO UTC), a column per trace, union of x.
+
+    x values are plotly date strings, as in every tamma-dash figure; only traces with
+    ``meta.role == "series"`` are written (bands, markers and compare lines are context).
+    """
     data = _figure_dict(fig).get("data") or []
     traces = [t for t in data if isinstance(t.get("meta"), Mapping)
               and t["meta"].get("role") == "series"]
@@ -237,11 +243,12 @@ _registered = False
 def export_controls(page: str, chart: str) -> html.Div:
     """PNG/SVG/PDF/CSV buttons, the download and a status line for one chart id."""
     ids = {"page": page, "chart": chart}
+    group: dict[str, Any] = {"aria-label": f"Export the {chart} chart"}
     buttons = [dbc.Button(label, id={"type": "export", **ids, "fmt": fmt}, size="sm",
                           color="secondary", outline=True, title=f"Download as {label}")
                for fmt, label in EXPORT_LABELS]
     return html.Div([
-        dbc.ButtonGroup(buttons, **{"aria-label": f"Export the {chart} chart"}),
+        html.Div(buttons, className="btn-group", role="group", **group),
         dcc.Download(id={"type": "download", **ids}),
         html.Span(id={"type": "export-status", **ids}, role="status", className="small"),
     ], className="d-flex flex-wrap align-items-center gap-2")

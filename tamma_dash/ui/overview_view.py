@@ -92,9 +92,13 @@ def status_cards(doc: Mapping[str, Any], sparks: Mapping[str, Any]) -> list[Any]
     return [dbc.Col(html.Section(
         [html.Div(service_card(name, svc), id={"type": "card-body", "service": name}),
          sparks.get(name)],
-        className=f"card h-100 status-card status-{svc['status']}",
+        className=card_class(svc["status"]),
         id={"type": "card", "service": name}, **aria(f"{name} service"),
     ), xs=12, sm=6, lg=4, xxl=3) for name, svc in doc["services"].items()]
+
+
+def card_class(status: str) -> str:
+    return f"card h-100 status-card status-{status}"
 
 
 def alerts_panel(alerts: Sequence[Mapping[str, Any]]) -> Any:

@@ -154,4 +154,5 @@ def platform_charts(prefix: str, label: str, names: Sequence[str]) -> list[Chart
 
 
 def names_by_kind(services: Mapping[str, Mapping[str, Any]], kind: str) -> list[str]:
+    """Names of the ``kind`` entries (provider or git), in document order."""
     return [n for n, s in services.items() if s.get("kind") == kind]

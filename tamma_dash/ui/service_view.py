@@ -1,8 +1,10 @@
-"""Live chart panels (specs, view plan, figures, per-tick patches) and the service page's parts.
+"""Service chart specs per kind, and the live chart panels the service and providers pages share.
 
-The chart machinery is shared with the providers page. A page's charts are described by one
-JSON-able ``state`` dict kept in a ``dcc.Store``: the view plan plus, per chart group, the series
-keys in figure trace order. Every function here is plain data in, figure / Patch / component out.
+Specs, view plan, figures, per-tick patches, zoom and theme redraws; the service page's own
+parts (status, dependencies, health checks) are in ``pages/service.py``. A page's charts are
+described by one JSON-able ``state`` dict kept in a ``dcc.Store``: the view plan plus, per chart
+group, the series keys in figure trace order and the points each trace holds. Every function
+here is plain data in, figure / Patch / component out.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import Any, cast
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch, dcc, html
 
 from tamma_dash.models import M, series_key
-from tamma_dash.ui.downsample import iso
+from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.downsample import iso, y_values
+from tamma_dash.ui.export_server import export_controls
 from tamma_dash.ui.figures import (
     describe_series,
     figure_filename,
@@ -27,7 +32,8 @@ from tamma_dash.ui.figures import (
     resample_for_range,
     time_series_figure,
 )
-from tamma_dash.ui.live import extend_patch, live_keys, live_window, relayout_range
+from tamma_dash.ui.format import series_name
+from tamma_dash.ui.live import live_keys, live_window, relayout_range
 from tamma_dash.ui.live import trace_updates_patch as _updates
 from tamma_dash.ui.theme import status_colour
 from tamma_dash.ui.timerange import parse_range
@@ -36,6 +42,9 @@ FrameFn = Callable[[Sequence[str], float, float], pd.DataFrame]
 Overlays = Callable[[Sequence[str], float, float], tuple[pd.DataFrame | None, pd.DataFrame | None]]
 MAX_POINTS = 2000  # per trace when a range is downsampled
 ALERT_HALF_WINDOW_S = 900.0  # ?t=<epoch> shows t ± 15 min
+SPAN = "the shown time range"
+SLACK_ROWS = 24  # a rolling chart is re-sent whole once it holds this many rows too many
+DESCRIBE_EVERY = 12  # ticks between refreshes of the charts' text alternatives
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,7 @@ class Chart:
 
 def resolve(specs: Sequence[ChartSpec], services: Sequence[str],
             title_prefix: str = "") -> list[Chart]:
+    """Specs made concrete for ``services``."""
     return [Chart(s.group, f"{title_prefix}{s.title}", tuple(s.keys(services)), s.unit)
             for s in specs]
 
@@ -173,6 +183,7 @@ def chart_figure(frame: pd.DataFrame, chart: Chart, plan: Plan, theme: str,
                              max_points=plan.max_points, x_range=plan.x_range,
                              baseline=baseline, anomalies=anomalies,
                              uirevision=f"{chart.group}")
+    fig.update_layout(meta={"unit": chart.unit, "filename": chart_filename(chart, plan)})
     if plan.marker is not None:
         mark_moment(fig, plan.marker, theme)
     return fig
@@ -208,9 +219,62 @@ def build_figures(frame: pd.DataFrame, charts: Sequence[Chart], plan: Plan, them
     state = {
         "plan": asdict(plan), "last_ts": last_ts,
         "charts": {c.group: {"title": c.title, "keys": list(c.keys), "unit": c.unit,
-                             "trace_keys": live_keys(figures[c.group])} for c in charts},
+                             "trace_keys": live_keys(figures[c.group]),
+                             "n": _lengths(figures[c.group])} for c in charts},
     }
     return figures, state
+
+
+def _lengths(fig: go.Figure) -> list[int | None]:
+    """Points per series trace (None for bands and markers): where appends go."""
+    return [len(t.x) if k is not None else None for t, k in zip(fig.data, live_keys(fig),
+                                                                   strict=True)]
+
+
+def append_patch(
+    trace_keys: Sequence[str | None], lengths: Sequence[int | None], frame: pd.DataFrame, *,
+    last_ts: float, window_s: float | None, slack: int = SLACK_ROWS,
+) -> tuple[Patch | None, list[int | None], float]:
+    """Rows newer than ``last_ts`` written by Assign at absolute indexes, never Extend/Delete.
+
+    Dash may send the next tick's request before the previous response's Store update landed
+    (seen with a busy browser), so a patch must give the same figure when applied on top of a
+    stale one: index assignments do, extends and deletes duplicate or drop points. A rolling
+    window is re-sent whole once it holds ``slack`` rows more than the window.
+    """
+    ts = frame.index.to_numpy(dtype=np.float64)
+    fresh = ts > last_ts
+    if not bool(fresh.any()):
+        return None, list(lengths), last_ts
+    new_last = float(ts[fresh].max())
+    patch = Patch()
+    if window_s is not None:
+        keep = (ts > new_last - window_s) & (ts <= new_last)
+        longest = max((n for n in lengths if n is not None), default=0)
+        if longest + int(fresh.sum()) > int(keep.sum()) + slack:
+            x = iso(ts[keep])
+            for i, key in enumerate(trace_keys):
+                if key is not None:
+                    patch["data"][i]["x"] = x
+                    patch["data"][i]["y"] = y_values(_values(frame, key)[keep])
+            return patch, [len(x) if k is not None else None for k in trace_keys], new_last
+    x = iso(ts[fresh])
+    out: list[int | None] = []
+    for i, (key, n) in enumerate(zip(trace_keys, lengths, strict=True)):
+        if key is None or n is None:
+            out.append(n)
+            continue
+        for j, (xv, yv) in enumerate(zip(x, y_values(_values(frame, key)[fresh]), strict=True)):
+            patch["data"][i]["x"][n + j] = xv
+            patch["data"][i]["y"][n + j] = yv
+        out.append(n + len(x))
+    return patch, out, new_last
+
+
+def _values(frame: pd.DataFrame, key: str) -> np.ndarray:
+    if key in frame.columns:
+        return frame[key].to_numpy(dtype=np.float64)
+    return np.full(len(frame.index), np.nan)
 
 
 def _with_points(plan: Plan, n: int) -> Plan:
@@ -218,6 +282,7 @@ def _with_points(plan: Plan, n: int) -> Plan:
 
 
 def plan_of(state: Mapping[str, Any]) -> Plan:
+    """The Plan back from the JSON state."""
     raw = dict(state["plan"])
     raw["x_range"] = tuple(raw["x_range"]) if raw.get("x_range") is not None else None
     return Plan(**raw)
@@ -238,58 +303,78 @@ def update_charts(state: Mapping[str, Any], groups: Sequence[str], frame_fn: Fra
         frame = frame[frame.index.to_numpy() <= plan.until]
     out: list[Any] = []
     new_last = last
+    charts = {g: dict(c) for g, c in charts.items()}
     for group in groups:
         if group not in charts:
             out.append(dash.no_update)
             continue
-        patch, ts = extend_patch(charts[group]["trace_keys"], frame, last_ts=last,
-                                 window_s=plan.window_s)
+        chart = charts[group]
+        patch, chart["n"], ts = append_patch(chart["trace_keys"], chart["n"], frame,
+                                             last_ts=last, window_s=plan.window_s)
         out.append(dash.no_update if patch is None else patch)
         new_last = max(new_last, ts)
-    return out, {**state, "last_ts": new_last}
+    return out, {**state, "last_ts": new_last, "charts": charts}
 
 
 def zoom_patch(state: Mapping[str, Any], group: str, relayout: Mapping[str, Any] | None,
-               frame_fn: FrameFn) -> Any:
-    """After a zoom on a downsampled chart: finer points for the new range, else no_update."""
+               frame_fn: FrameFn) -> tuple[Any, Any]:
+    """After a zoom on a downsampled chart: (finer points for the range, new state) or no_update."""
     plan = plan_of(state)
     chart = state["charts"].get(group)
     rng = relayout_range(relayout)
     if chart is None or rng is None or not plan.resample:
-        return dash.no_update
-    end = max(plan.end, float(state["last_ts"]))
-    frame = frame_fn(chart["keys"], plan.start, end)
-    patch = _updates(resample_for_range(frame, chart["trace_keys"], rng[0], rng[1],
-                                        plan.max_points))
-    return dash.no_update if patch is None else patch
+        return dash.no_update, dash.no_update
+    frame = frame_fn(chart["keys"], plan.start, float(state["last_ts"]))
+    updates = resample_for_range(frame, chart["trace_keys"], rng[0], rng[1], plan.max_points)
+    patch = _updates(updates)
+    if patch is None:
+        return dash.no_update, dash.no_update
+    lengths = [len(updates[i]["x"]) if i in updates else n for i, n in enumerate(chart["n"])]
+    return patch, {**state, "charts": {**state["charts"], group: {**chart, "n": lengths}}}
+
+
+def _charts(state: Mapping[str, Any], groups: Sequence[str]) -> list[Chart]:
+    raw = state["charts"]
+    return [Chart(g, raw[g]["title"], tuple(raw[g]["keys"]), raw[g]["unit"])
+            for g in groups if g in raw]
+
+
+def shown_frame(state: Mapping[str, Any], charts: Sequence[Chart],
+                frame_fn: FrameFn) -> pd.DataFrame:
+    """The rows the figures hold now: the rolling window, or the plan's start to ``last_ts``."""
+    plan, last = plan_of(state), float(state["last_ts"])
+    start = last - plan.window_s if plan.window_s is not None else plan.start
+    frame = frame_fn(list(dict.fromkeys(k for c in charts for k in c.keys)), start, last)
+    return frame[frame.index.to_numpy() > start] if plan.window_s is not None else frame
 
 
 def rebuild_figures(state: Mapping[str, Any], groups: Sequence[str], frame_fn: FrameFn,
-                    theme: str, overlays: Overlays = no_overlays) -> list[Any]:
-    """Whole figures again (theme change), holding exactly what live updates expect."""
-    plan = plan_of(state)
-    last = float(state["last_ts"])
-    charts = [Chart(g, c["title"], tuple(c["keys"]), c["unit"])
-              for g, c in state["charts"].items()]
-    start = last - plan.window_s if plan.window_s is not None else plan.start
-    keys = [k for c in charts for k in c.keys]
-    frame = frame_fn(list(dict.fromkeys(keys)), start, last)
-    frame = frame[frame.index.to_numpy() > start] if plan.window_s is not None else frame
-    figures, _ = build_figures(frame, charts, plan, theme, last, overlays)
-    return [figures.get(g, dash.no_update) for g in groups]
+                    theme: str, overlays: Overlays = no_overlays) -> tuple[list[Any], Any]:
+    """Whole figures again (theme change) and the state that matches them."""
+    charts = _charts(state, groups)
+    frame = shown_frame(state, charts, frame_fn)
+    figures, built = build_figures(frame, charts, plan_of(state), theme,
+                                   float(state["last_ts"]), overlays)
+    new_state = {**state, "charts": {**state["charts"], **built["charts"]}}
+    return [figures.get(g, dash.no_update) for g in groups], new_state
 
 
-def describe_chart(frame: pd.DataFrame, chart: Chart, span: str) -> str:
+def describe_chart(frame: pd.DataFrame, chart: Chart, span: str = SPAN) -> str:
     """The text alternative of a chart: one sentence per series."""
-    from tamma_dash.ui.format import series_name
-
     parts = [describe_series(series_name(k), frame[k].to_numpy() if k in frame else [],
                              chart.unit, span=span) for k in chart.keys]
     return f"{chart.title}. " + ". ".join(parts) + "."
 
 
+def describe_all(state: Mapping[str, Any], groups: Sequence[str], frame_fn: FrameFn) -> list[Any]:
+    """Fresh text alternatives for the charts as they stand (what the figures hold)."""
+    charts = {c.group: c for c in _charts(state, groups)}
+    frame = shown_frame(state, list(charts.values()), frame_fn)
+    return [describe_chart(frame, charts[g]) if g in charts else dash.no_update for g in groups]
+
+
 def chart_panel(page: str, chart: Chart, figure: go.Figure, text: str, filename: str) -> Any:
-    """A titled section: hidden text alternative, the graph, a keyboard 'Reset zoom' button."""
+    """A titled section: hidden text alternative, the graph, 'Reset zoom' and export buttons."""
     ident = {"page": page, "chart": chart.group}
     return dbc.Col(html.Section([
         html.Div([
@@ -300,32 +385,29 @@ def chart_panel(page: str, chart: Chart, figure: go.Figure, text: str, filename:
         html.P(text, className="visually-hidden", id={"type": "chart-text", **ident}),
         dcc.Graph(id={"type": "chart", **ident}, figure=figure,
                   config=cast(Any, graph_config(filename)), style={"height": "380px"}),
+        export_controls(page, chart.group),
     ], className="border rounded p-2 h-100", **aria(f"{chart.title} chart")), xs=12, lg=6)
 
 
-def aria(label: str) -> dict[str, Any]:
-    """``**aria("...")``: an aria-label keyword (not a Python identifier)."""
-    return {"aria-label": label}
-
-
 def chart_filename(chart: Chart, plan: Plan) -> str:
+    """``<service>_<group>_<start>-<end>`` (no extension) for downloads of this chart."""
     services = sorted({k.split("/", 1)[0] for k in chart.keys})
     who = services[0] if len(services) == 1 else "-".join(services[:4])
     return figure_filename(who, chart.group, plan.start, plan.end, ext="")
 
 
-def reset_patch(state: Mapping[str, Any], group: str, frame_fn: FrameFn) -> Any:
-    """The 'Reset zoom' button: the plan's x range (or autorange) and, if needed, coarser points."""
-    plan = plan_of(state)
+def reset_patch(state: Mapping[str, Any], group: str, frame_fn: FrameFn) -> tuple[Any, Any]:
+    """'Reset zoom': the plan's x range (or autorange) and, if needed, coarser points."""
     if group not in state["charts"]:
-        return dash.no_update
-    resampled = zoom_patch(state, group, {"xaxis.autorange": True}, frame_fn)
+        return dash.no_update, dash.no_update
+    plan = plan_of(state)
+    resampled, new_state = zoom_patch(state, group, {"xaxis.autorange": True}, frame_fn)
     patch = resampled if isinstance(resampled, Patch) else Patch()
     if plan.x_range is not None:
         patch["layout"]["xaxis"]["range"] = iso(list(plan.x_range))
     else:
         patch["layout"]["xaxis"]["autorange"] = True
-    return patch
+    return patch, new_state
 
 
 def dispatch(trigger: Any, theme: str, relayouts: Sequence[Any], state: Mapping[str, Any],
@@ -333,13 +415,15 @@ def dispatch(trigger: Any, theme: str, relayouts: Sequence[Any], state: Mapping[
     """One chart callback for a page: ticks append, zooms resample, resets, themes redraw."""
     out: list[Any] = [dash.no_update] * len(groups)
     if trigger == "tick":
-        return update_charts(state, groups, frame_fn, now)
+        patches, ticked = update_charts(state, groups, frame_fn, now)
+        return patches, ticked if ticked["last_ts"] != state["last_ts"] else dash.no_update
     if trigger == "theme" or (trigger is None and theme != "light"):
-        return rebuild_figures(state, groups, frame_fn, theme), dash.no_update
+        return rebuild_figures(state, groups, frame_fn, theme)
+    new_state: Any = dash.no_update
     if isinstance(trigger, Mapping) and trigger.get("chart") in groups:
         i = groups.index(str(trigger["chart"]))
         if trigger.get("type") == "chart-reset":
-            out[i] = reset_patch(state, groups[i], frame_fn)
+            out[i], new_state = reset_patch(state, groups[i], frame_fn)
         else:
-            out[i] = zoom_patch(state, groups[i], relayouts[i], frame_fn)
-    return out, dash.no_update
+            out[i], new_state = zoom_patch(state, groups[i], relayouts[i], frame_fn)
+    return out, new_state

@@ -61,13 +61,17 @@ def parse_state(query: Mapping[str, str], known: Sequence[str] | None = None) ->
 
 
 def state_query(search: str | None, state: TrendsState) -> str:
-    """The search string with ``state`` applied; defaults are left out to keep links short."""
-    return with_query(
+    """The search string with ``state`` applied; defaults are left out to keep links short.
+
+    ``/`` and ``,`` stay readable (both are legal in a query and parse back the same).
+    """
+    search = with_query(
         search, series=",".join(state.series) or None,
         mode=None if state.mode == "overlay" else state.mode,
         compare=None if state.compare == "none" else state.compare,
         norm="1" if state.normalise else None,
     )
+    return search.replace("%2F", "/").replace("%2C", ",")
 
 
 def trends_range(query: Mapping[str, str], now: float) -> TimeRange:
@@ -83,7 +87,7 @@ def unit_of(key: str) -> str:
 
 
 def axis_units(keys: Sequence[str], normalise: bool) -> list[str]:
-    """Distinct units in key order; more than two units force normalisation (one axis)."""
+    """Distinct units in key order; more than two units in one plot force normalisation."""
     units = list(dict.fromkeys(unit_of(k) for k in keys))
     return [] if normalise or len(units) > 2 else units
 
@@ -163,12 +167,14 @@ def _base_layout(theme: str, title: str) -> dict[str, Any]:
 def trends_figure(frames: Frames, state: TrendsState, *, theme: str = "light",
                   max_points: int = 2000, title: str = "Trends") -> go.Figure:
     """Overlay (one plot, up to two unit axes, or normalised) or stack (shared time axis)."""
+    stack = state.mode == "stack" and len(state.series) > 1
     units = axis_units(state.series, state.normalise)
-    scale = scales(frames.now, state.series) if state.series and not units else None
+    wants_scale = state.normalise if stack else not units  # stacked rows each have an axis
+    scale = scales(frames.now, state.series) if state.series and wants_scale else None
     groups = _traces(frames, state, theme, max_points, scale)
     meta = {"unit": units[0] if len(units) == 1 else "", "normalised": scale is not None,
             "scales": {k: list(v) for k, v in (scale or {}).items()}}
-    if state.mode == "stack" and len(groups) > 1:
+    if stack:
         return _stack(groups, state, theme, title, meta)
     fig = go.Figure(layout=_base_layout(theme, title))
     for key, group in zip(state.series, groups, strict=True):

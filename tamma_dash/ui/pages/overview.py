@@ -15,7 +15,9 @@ from tamma_dash.ui.depmap import dependency_figure
 from tamma_dash.ui.live import extend_patch
 from tamma_dash.ui.overview_view import (
     alerts_panel,
+    card_class,
     kpi_row,
+    service_card,
     spark_key,
     spark_label,
     status_cards,
@@ -99,19 +101,19 @@ def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
 
 @dash.callback(
     Output("kpis", "children"), Output({"type": "card-body", "service": ALL}, "children"),
-    Output("alerts-panel", "children"),
+    Output({"type": "card", "service": ALL}, "className"), Output("alerts-panel", "children"),
     Input("tick", "data"), State({"type": "card-body", "service": ALL}, "id"),
     prevent_initial_call=True,
 )
-def refresh_cards(_: Any, ids: list[dict[str, str]]) -> tuple[Any, list[Any], Any]:
-    """KPIs, card texts and alerts from the newest snapshot (small: a few kB per tick)."""
-    from tamma_dash.ui.overview_view import service_card
-
+def refresh_cards(_: Any, ids: list[dict[str, str]]) -> tuple[Any, list[Any], list[Any], Any]:
+    """KPIs, card texts, card status classes and alerts from the newest snapshot (a few kB)."""
     doc = context.snapshot()
     services = doc["services"]
     bodies = [service_card(i["service"], services[i["service"]]) if i["service"] in services
               else dash.no_update for i in ids]
-    return kpi_row(doc), bodies, alerts_panel(doc.get("alerts", []))
+    classes = [card_class(services[i["service"]]["status"]) if i["service"] in services
+               else dash.no_update for i in ids]
+    return kpi_row(doc), bodies, classes, alerts_panel(doc.get("alerts", []))
 
 
 @dash.callback(

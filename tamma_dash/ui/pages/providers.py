@@ -11,9 +11,8 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from tamma_dash.ui import context
 from tamma_dash.ui import providers_view as pv
 from tamma_dash.ui import service_view as sv
-
-dash.register_page(__name__, path="/providers", name="Providers",
-                   title="tamma-dash · providers and platforms", order=2)
+from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.export_server import export_page_controls
 
 PAGE = "providers"
 CHART = {"type": "chart", "page": PAGE, "chart": ALL}
@@ -30,6 +29,7 @@ def cards(doc: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def layout(**query: str) -> Any:
+    """Cards per LLM provider and git platform, then their charts over the shared range."""
     rt = context.runtime()
     doc = context.snapshot()
     now = context.now()
@@ -40,16 +40,17 @@ def layout(**query: str) -> Any:
     frame, last = sv.initial_frame(context.frame, [k for c in charts for k in c.keys], plan, now)
     figures, state = sv.build_figures(frame, charts, plan, "light", last)
     panels = [sv.chart_panel(PAGE, c, figures[c.group],
-                             sv.describe_chart(frame, c, "the shown time range"),
+                             sv.describe_chart(frame, c),
                              sv.chart_filename(c, plan)) for c in charts]
     llm_cards, git_cards = cards(doc)
     return html.Div([
         html.H1("Providers and platforms", className="h4 mb-3"),
         html.Section([html.H2("LLM providers", className="h5"),
-                      html.Div(llm_cards, id="llm-cards")], **sv.aria("LLM providers")),
+                      html.Div(llm_cards, id="llm-cards")], **aria("LLM providers")),
         html.Section([html.H2("Git platforms", className="h5 mt-4"),
-                      html.Div(git_cards, id="git-cards")], **sv.aria("Git platforms")),
-        html.H2("History", className="h5 mt-4"),
+                      html.Div(git_cards, id="git-cards")], **aria("Git platforms")),
+        html.Div([html.H2("History", className="h5 m-0"), export_page_controls(PAGE)],
+                 className="d-flex flex-wrap justify-content-between align-items-center mt-4"),
         html.P(f"Rate-limit pace is measured over the last {pv.PACE_WINDOW_S / 60:g} minutes.",
                className="small text-body-secondary"),
         dbc.Row(panels, className="g-3"),
@@ -76,4 +77,22 @@ def refresh_charts(_tick: Any, theme: str | None, relayouts: list[Any], _resets:
     prevent_initial_call=True,
 )
 def refresh_cards(_tick: Any) -> tuple[Any, Any]:
+    """Cards (status, rate limits, pace) from the newest snapshot."""
     return cards(context.snapshot())
+
+
+@dash.callback(
+    Output({"type": "chart-text", "page": PAGE, "chart": ALL}, "children"),
+    Input("tick", "data"), State("providers-live", "data"),
+    State({"type": "chart-text", "page": PAGE, "chart": ALL}, "id"),
+    prevent_initial_call=True,
+)
+def refresh_texts(tick: Any, state: dict[str, Any], ids: list[dict[str, str]]) -> list[Any]:
+    """The charts' text alternatives, about once a minute (every DESCRIBE_EVERY ticks)."""
+    if int((tick or {}).get("seq", 0)) % sv.DESCRIBE_EVERY:
+        return [dash.no_update] * len(ids)
+    return sv.describe_all(state, [i["chart"] for i in ids], context.frame)
+
+
+dash.register_page(__name__, path="/providers", name="Providers",
+                   title="tamma-dash · providers and platforms", order=2, layout=layout)

@@ -21,11 +21,10 @@ from tamma_dash.models import Status, split_key
 from tamma_dash.store.base import Latest
 from tamma_dash.ui import context
 from tamma_dash.ui import service_view as sv
+from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.export_server import export_page_controls
 from tamma_dash.ui.format import fmt_relative, format_value
 from tamma_dash.ui.theme import status_icon
-
-dash.register_page(__name__, path_template="/service/<name>", name="Service",
-                   title="tamma-dash · service", order=1)
 
 PAGE = "service"
 CHECK_PREFIX = "check:"
@@ -154,6 +153,7 @@ def page_charts(name: str, kind: str, series: Sequence[str]) -> tuple[list[sv.Ch
 
 
 def layout(name: str | None = None, **query: str) -> Any:
+    """The page for ``name`` (query: range, start/end or t); a message for an unknown name."""
     rt = context.runtime()
     doc = context.snapshot()
     if name is None or name not in doc["services"]:
@@ -164,15 +164,15 @@ def layout(name: str | None = None, **query: str) -> Any:
     frame, last = sv.initial_frame(context.frame, [k for c in charts for k in c.keys], plan, now)
     figures, state = sv.build_figures(frame, charts, plan, "light", last)
     state["service"] = name
-    span = "the shown time range"
-    panels = [sv.chart_panel(PAGE, c, figures[c.group], sv.describe_chart(frame, c, span),
+    panels = [sv.chart_panel(PAGE, c, figures[c.group], sv.describe_chart(frame, c),
                              sv.chart_filename(c, plan)) for c in charts]
     note = (html.P("Not reported by this service: " + ", ".join(missing) + ".",
                    className="small text-body-secondary") if missing else None)
     return html.Div([
         html.Section(header_parts(name, doc, rt.services, context.latest(), now),
-                     id="service-header", **sv.aria(f"{name} status and health checks")),
-        html.H2("History", className="h5 mt-4"),
+                     id="service-header", **aria(f"{name} status and health checks")),
+        html.Div([html.H2("History", className="h5 m-0"), export_page_controls(PAGE)],
+                 className="d-flex flex-wrap justify-content-between align-items-center mt-4"),
         moment_note(name, plan), note,
         dbc.Row(panels, className="g-3"),
         dcc.Store(id="service-live", data=state),
@@ -180,6 +180,7 @@ def layout(name: str | None = None, **query: str) -> Any:
 
 
 def moment_note(name: str, plan: sv.Plan) -> Any:
+    """Says which moment the dashed line marks, with a way back to the live view."""
     if plan.marker is None:
         return None
     when = datetime.fromtimestamp(plan.marker, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -206,8 +207,31 @@ def refresh_charts(_tick: Any, theme: str | None, relayouts: list[Any], _resets:
     prevent_initial_call=True,
 )
 def refresh_header(_tick: Any, state: dict[str, Any]) -> Any:
+    """Status, dependencies and checks from the newest snapshot."""
     name = state.get("service")
     doc = context.snapshot()
     if not isinstance(name, str) or name not in doc["services"]:
         return dash.no_update
     return header_parts(name, doc, context.runtime().services, context.latest(), context.now())
+
+
+@dash.callback(
+    Output({"type": "chart-text", "page": PAGE, "chart": ALL}, "children"),
+    Input("tick", "data"), State("service-live", "data"),
+    State({"type": "chart-text", "page": PAGE, "chart": ALL}, "id"),
+    prevent_initial_call=True,
+)
+def refresh_texts(tick: Any, state: dict[str, Any], ids: list[dict[str, str]]) -> list[Any]:
+    """The charts' text alternatives, about once a minute (every DESCRIBE_EVERY ticks)."""
+    if int((tick or {}).get("seq", 0)) % sv.DESCRIBE_EVERY:
+        return [dash.no_update] * len(ids)
+    return sv.describe_all(state, [i["chart"] for i in ids], context.frame)
+
+
+def title(name: str | None = None, **_: Any) -> str:
+    """The browser tab names the service, so several open tabs stay apart."""
+    return f"tamma-dash · {name or 'service'}"
+
+
+dash.register_page(__name__, path_template="/service/<name>", name="Service", title=title,
+                   order=1, layout=layout)

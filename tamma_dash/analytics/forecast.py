@@ -1,0 +1,176 @@
+"""Capacity forecasts: a robust linear trend, its uncertainty, and the time to a threshold.
+
+Theil–Sen (median of pairwise slopes) on the recent window, restarted after the last
+saw-tooth clean-up (a drop far larger than the usual step), with Sen's rank-based confidence
+interval on the slope and the residual spread on the level. Used for disk, memory, queue
+depth, DB pool and rate limits (compare ``eta_s`` with the reset time).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+Z_90 = 1.6449
+MAX_POINTS = 300
+LONG_PAIRS = 0.5
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Seconds from ``fitted_at`` until the threshold: best guess and a 90 % range.
+
+    ``eta_s`` is None when the trend does not head for the threshold; ``high_s`` is ``inf``
+    when the slow end of the range never gets there; 0 means it is already there.
+    """
+
+    eta_s: float | None
+    low_s: float | None
+    high_s: float | None
+    slope_per_s: float
+    fitted_at: float
+
+    def describe(self, what: str, threshold: float) -> str:
+        """A sentence such as 'disk 90 % in 3 d 4 h (between 2 d and 5 d)'."""
+        if self.eta_s is None:
+            return f"{what} not heading for {threshold:g}"
+        text = f"{what} {threshold:g} in {human_duration(self.eta_s)}"
+        if self.low_s is not None and self.high_s is not None:
+            text += f" (between {human_duration(self.low_s)} and {human_duration(self.high_s)})"
+        return text
+
+
+def human_duration(seconds: float) -> str:
+    """Two most significant units: '3 d 4 h', '12 min', 'never'."""
+    if not math.isfinite(seconds):
+        return "never"
+    s = max(0, round(seconds))
+    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "min"), (s % 60, "s")]
+    shown = [f"{n} {u}" for n, u in parts if n][:2]
+    return " ".join(shown) or "0 s"
+
+
+def forecast_time_to(
+    series: pd.Series,
+    threshold: float,
+    *,
+    now: float,
+    window_s: float = 86_400.0,
+    min_points: int = 10,
+    drop_factor: float = 8.0,
+    rising: bool = True,
+    period_s: float = DAY_S,
+) -> Forecast | None:
+    """Time until ``series`` reaches ``threshold`` (from below or above) after ``now``.
+
+    Parameters
+    ----------
+    series : values on a float epoch-seconds index; rows after ``now`` are ignored.
+    threshold : the limit (e.g. 90 for disk %, 0 for rate-limit remaining).
+    now : the time the forecast is made.
+    window_s : how far back to fit.
+    min_points : fewer usable points than this gives None.
+    drop_factor : a fall bigger than this many typical steps counts as a clean-up.
+    period_s : a daily (or other) cycle is fitted and removed once the fit spans 90 % of it;
+        its amplitude widens the range.
+    rising : True when the limit is reached from below (disk, queue), False from above
+        (rate-limit remaining falling to 0); clean-ups are then rises, not drops.
+
+    Returns
+    -------
+    Forecast, or None when there is too little data.
+    """
+    t, y = _recent(series, now, window_s)
+    t, y = _since_last_drop(t, y if rising else -y, drop_factor)
+    y = y if rising else -y
+    if len(t) < min_points:
+        return None
+    y, amplitude = _deseasonalise(t, y, period_s)
+    slope, lo, hi = _theil_sen(t, y)
+    level = float(np.median(y - slope * t)) + slope * now
+    spread = Z_90 * 1.4826 * float(np.median(np.abs(y - (level + slope * (t - now)))))
+    return _arrival(threshold - level, (slope, lo, hi), spread + amplitude, rising, now)
+
+
+def _arrival(
+    gap: float, slopes: tuple[float, float, float], spread: float, rising: bool, now: float
+) -> Forecast:
+    """ETA and its range from the gap to the limit, the slope (best, low, high) and the spread."""
+    slope, lo, hi = slopes
+    sign = 1.0 if rising else -1.0
+    gap *= sign  # > 0: still short of the limit
+    eta = _eta(gap, sign * slope)
+    if eta is None:
+        return Forecast(None, None, None, slope, now)
+    fast, slow = (hi, lo) if rising else (-lo, -hi)
+    low = _eta(gap - spread, fast)
+    high = _eta(gap + spread, slow)
+    return Forecast(
+        eta,
+        0.0 if low is None else min(low, eta),
+        math.inf if high is None else max(high, eta),
+        slope,
+        now,
+    )
+
+
+def _eta(gap: float, speed: float) -> float | None:
+    """Seconds to close ``gap`` (<= 0: already there) at ``speed``; None if never."""
+    if gap <= 0:
+        return 0.0
+    return gap / speed if speed > 0 else None
+
+
+def _recent(series: pd.Series, now: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Finite points in (now - window_s, now], sorted by time."""
+    t = np.asarray(series.index, dtype=float)
+    y = np.asarray(series.to_numpy(), dtype=float)
+    keep = (t <= now) & (t > now - window_s) & np.isfinite(y) & np.isfinite(t)
+    order = np.argsort(t[keep], kind="stable")
+    return t[keep][order], y[keep][order]
+
+
+def _since_last_drop(t: np.ndarray, y: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points after the last clean-up drop, if there was one."""
+    if len(y) < 3:
+        return t, y
+    steps = np.diff(y)
+    typical = float(np.median(np.abs(steps))) or float(np.mean(np.abs(steps))) or 0.0
+    big = np.flatnonzero(steps < -factor * typical) if typical > 0 else np.array([], int)
+    big = big[np.abs(steps[big]) > 0.1 * (np.max(y) - np.min(y))]
+    if len(big) == 0:
+        return t, y
+    start = int(big[-1]) + 1
+    return t[start:], y[start:]
+
+
+def _deseasonalise(t: np.ndarray, y: np.ndarray, period_s: float) -> tuple[np.ndarray, float]:
+    """Remove a cycle of ``period_s`` (two harmonics, fitted with a line) once observable."""
+    if len(t) < 8 or t[-1] - t[0] < 0.9 * period_s:
+        return y, 0.0
+    phase = 2 * np.pi * (t - t[0]) / period_s
+    waves = [f(k * phase) for k in (1, 2) for f in (np.sin, np.cos)]  # daily + 12 h shape
+    design = np.column_stack([np.ones_like(t), t - t[0], *waves])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    cycle = design[:, 2:] @ coef[2:]
+    return y - cycle, float(np.max(cycle) - np.min(cycle)) / 2.0
+
+
+def _theil_sen(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Median slope of pairs at least half the span apart, with a Sen-style 90 % interval."""
+    if len(t) > MAX_POINTS:
+        pick = np.linspace(0, len(t) - 1, MAX_POINTS).round().astype(int)
+        t, y = t[pick], y[pick]
+    i, j = np.triu_indices(len(t), k=1)
+    dt = t[j] - t[i]
+    ok = dt >= LONG_PAIRS * (t[-1] - t[0])  # long baselines: noise and cycles cancel
+    slopes = np.sort((y[j] - y[i])[ok] / dt[ok])
+    n, m = len(t), len(slopes)
+    c = Z_90 * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0) * m / (n * (n - 1) / 2.0)
+    lo_k = int(max(0, math.floor((m - c) / 2.0)))
+    hi_k = int(min(m - 1, math.ceil((m + c) / 2.0)))
+    return float(np.median(slopes)), float(slopes[lo_k]), float(slopes[hi_k])

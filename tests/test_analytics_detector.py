@@ -1,0 +1,160 @@
+"""The streaming single-series detector and score_csv: rates over seeds, causality, streaming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tamma_dash.analytics.detector import (
+    DetectorConfig,
+    FastForest,
+    StreamingDetector,
+    _fit,
+    score_values,
+    suppress,
+    surprise,
+)
+from tamma_dash.analytics.score_csv import main, score_frame
+
+# Small windows so many seeded series score quickly; same code paths as the default.
+SMALL = DetectorConfig(
+    short=6,
+    long=60,
+    train_rows=300,
+    refit_every=150,
+    min_train=100,
+    n_estimators=20,
+    lik_short=3,
+    lik_long=200,
+    lik_min=50,
+    suppress_rows=100,
+)
+SEEDS = range(6)
+AT, N = 300, 400
+THRESHOLD = 0.5
+
+
+def synthetic(seed: int, shape: str) -> np.ndarray:
+    """A noisy periodic series with one anomaly of ``shape`` starting at row ``AT``."""
+    rng = np.random.default_rng(seed)
+    x = 50 + 3 * np.sin(np.arange(N) * 2 * np.pi / 50) + rng.normal(0, 1, N)
+    if shape == "spike":
+        x[AT] += 10
+    elif shape == "level shift":
+        x[AT:] += 5
+    elif shape == "trend change":
+        x[AT:] += 0.3 * np.arange(N - AT)
+    elif shape == "variance change":
+        x[AT:] += rng.normal(0, 4, N - AT)
+    return x
+
+
+@pytest.fixture(scope="module")
+def clean_scores() -> list[np.ndarray]:
+    return [score_values(synthetic(seed, "clean"), SMALL) for seed in SEEDS]
+
+
+@pytest.mark.parametrize(
+    ("shape", "min_rate"),
+    # a gradual trend (0.3 sigma per row) is the weak spot: caught in about a third of seeds
+    [("spike", 5 / 6), ("level shift", 5 / 6), ("trend change", 2 / 6), ("variance change", 5 / 6)],
+)
+def test_detection_rate_over_seeds(shape: str, min_rate: float) -> None:
+    found = [
+        score_values(synthetic(seed, shape), SMALL)[AT : AT + 30].max() >= THRESHOLD
+        for seed in SEEDS
+    ]
+    assert np.mean(found) >= min_rate, f"{shape}: detected in {sum(found)} of {len(found)} seeds"
+
+
+def test_false_alarm_rate_on_clean_series(clean_scores: list[np.ndarray]) -> None:
+    alarms = sum(int(np.sum(s[SMALL.min_train :] >= THRESHOLD)) for s in clean_scores)
+    rows = sum(len(s) - SMALL.min_train for s in clean_scores)
+    assert alarms / rows <= 0.002, f"{alarms} alarms in {rows} clean rows"
+
+
+def test_scores_are_zero_until_enough_history_and_within_0_1(
+    clean_scores: list[np.ndarray],
+) -> None:
+    for s in clean_scores:
+        assert np.all(s[: SMALL.min_train + SMALL.lik_min] == 0.0)
+        assert np.all((s >= 0.0) & (s <= 1.0))
+
+
+def test_prefix_scores_equal_prefix_of_scores() -> None:
+    x = synthetic(7, "level shift")
+    full = score_values(x, SMALL)
+    for cut in (120, 151, 299, 333):
+        assert np.array_equal(score_values(x[:cut], SMALL), full[:cut])
+
+
+def test_future_rows_cannot_change_past_scores() -> None:
+    x = synthetic(8, "clean")
+    y = x.copy()
+    y[320:] = 1e6  # wild future
+    assert np.array_equal(score_values(x, SMALL)[:320], score_values(y, SMALL)[:320])
+
+
+def test_streaming_detector_matches_batch() -> None:
+    x = synthetic(3, "spike")
+    det = StreamingDetector(SMALL)
+    streamed = np.array([det.update(v) for v in x])
+    np.testing.assert_allclose(streamed, score_values(x, SMALL), atol=1e-9)
+    assert det.rows == N
+
+
+def test_gaps_carry_the_last_value() -> None:
+    x = synthetic(4, "clean")
+    gappy = x.copy()
+    gappy[200:205] = np.nan
+    filled = x.copy()
+    filled[200:205] = x[199]
+    np.testing.assert_array_equal(score_values(gappy, SMALL), score_values(filled, SMALL))
+
+
+def test_fast_forest_equals_sklearn_scores() -> None:
+    rng = np.random.default_rng(0)
+    forest = _fit(rng.normal(size=(500, 4)), SMALL, 0)
+    probe = rng.normal(size=(40, 4)) * 3
+    np.testing.assert_allclose(
+        FastForest(forest).raw(probe), -forest.score_samples(probe), rtol=0, atol=1e-12
+    )
+
+
+def test_surprise_and_suppress() -> None:
+    assert surprise(np.array([np.nan]))[0] == 0.0
+    assert surprise(np.array([-3.0]))[0] < 0.01 < surprise(np.array([3.0]))[0]
+    assert surprise(np.array([4.265]))[0] == pytest.approx(1 - np.exp(-1), abs=1e-3)
+    np.testing.assert_array_equal(
+        suppress(np.array([0.2, 0.5, 0.4, 0.6, 0.6]), 2), [0.2, 0.5, 0.0, 0.6, 0.0]
+    )
+
+
+def test_score_csv_writes_scores_and_is_causal(tmp_path: Path) -> None:
+    ts = pd.date_range("2024-01-01", periods=900, freq="5min").strftime("%Y-%m-%d %H:%M:%S")
+    values = synthetic(5, "level shift").tolist() * 3  # 1,200 rows: past the default warm-up
+    frame = pd.DataFrame({"timestamp": ts, "value": values[:900]})
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    frame.iloc[:700].to_csv(tmp_path / "prefix.csv", index=False)
+    assert main([str(tmp_path / "in.csv"), str(tmp_path / "out" / "full.csv")]) == 0
+    assert main([str(tmp_path / "prefix.csv"), str(tmp_path / "out" / "prefix.csv")]) == 0
+    full = pd.read_csv(tmp_path / "out" / "full.csv")
+    prefix = pd.read_csv(tmp_path / "out" / "prefix.csv")
+    assert list(full.columns) == ["timestamp", "value", "anomaly_score"]
+    assert len(full) == 900 and full["timestamp"].tolist() == list(ts)
+    assert full["anomaly_score"].between(0, 1).all()
+    np.testing.assert_array_equal(prefix["anomaly_score"], full["anomaly_score"][:700])
+
+
+def test_score_csv_names_missing_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.csv").write_text("time,val\n1,2\n")
+    assert main([str(tmp_path / "bad.csv"), str(tmp_path / "out.csv")]) == 2
+    assert "missing ['timestamp', 'value']" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    with pytest.raises(ValueError, match="timestamp and value"):
+        score_frame(pd.DataFrame({"value": [1.0]}))
