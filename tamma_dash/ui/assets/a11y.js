@@ -12,6 +12,11 @@
     return null;
   }
   function fix() {
+    // Its button is named by a hidden count plus the value, which differs from what it shows
+    // (WCAG 2.5.3): let the visible text be the name.
+    document.querySelectorAll("button.dash-dropdown[aria-labelledby]").forEach(function (b) {
+      b.removeAttribute("aria-labelledby");
+    });
     var inputs = document.querySelectorAll("input.dash-dropdown-focus-target[aria-hidden='true']");
     inputs.forEach(function (input) {
       var button = dropdownFor(input);
@@ -21,5 +26,8 @@
         ": press Enter to open the list");
     });
   }
-  new MutationObserver(fix).observe(document.documentElement, {childList: true, subtree: true});
+  new MutationObserver(fix).observe(document.documentElement, {
+    childList: true, subtree: true, attributes: true,
+    attributeFilter: ["aria-labelledby", "aria-hidden"],
+  });
 })();
