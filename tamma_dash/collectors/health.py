@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tamma_dash.collectors import http as fetcher
-from tamma_dash.collectors.http import FetchResult, Timer
+from tamma_dash.collectors.http import FetchResult, Timer, direct_session
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Clock, M, Sample, Status, make_labels
 
@@ -334,7 +334,7 @@ class HealthCheckCollector:
     ) -> None:
         self.services = [s for s in services if s.health_url]
         self._own_session = session is None
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else direct_session()
         self.clock = clock
         self.timer = timer
         self._poller = Poller(min(max_workers, max(1, len(self.services))), "health", timer)

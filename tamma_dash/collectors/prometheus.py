@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tamma_dash.collectors.http import Timer, fetch
+from tamma_dash.collectors.http import Timer, direct_session, fetch
 from tamma_dash.collectors.promrates import PARSE_ERROR, MetricsInterpreter
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Clock, M, Sample, make_labels
@@ -58,7 +58,7 @@ class PrometheusCollector:
     ) -> None:
         self._targets = [s for s in services if s.metrics_url]
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else direct_session()
         self._clock = clock
         self._timer = timer
         self._interpreters = {
