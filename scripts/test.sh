@@ -4,18 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's Chromium and its driver: browser tests (dash_duo) and server-side image export.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Debian packages the tests run for real: Chromium and its driver (browser tests, server-side
+# image export), Node.js/npm (axe-core), Prometheus, Alertmanager and Redis (started by tests on
+# loopback). Only what is missing is installed.
+need=()
+for pair in chromium:chromium chromedriver:chromium-driver npm:npm prometheus:prometheus \
+            prometheus-alertmanager:prometheus-alertmanager redis-server:redis-server; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
   $apt_get update -qq
-  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq chromium chromium-driver >/dev/null
-fi
-
-# Node.js and npm (for axe-core), when the machine has none.
-if ! command -v npm >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
-  $apt_get update -qq
-  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq nodejs npm >/dev/null
+  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq "${need[@]}" \
+    >/dev/null
 fi
 
 # axe-core, injected into pages by the accessibility tests.

@@ -87,6 +87,8 @@ class Settings:
     demo: bool = True
     seed: int = 42
     source: str = "<defaults>"
+    alerts: Mapping[str, Any] = field(default_factory=dict)
+    auth: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def tick_budget_s(self) -> float:
@@ -125,6 +127,8 @@ _TOP_KEYS = {
     "host_metrics",
     "disk_mounts",
     "rollup",
+    "alerts",
+    "auth",
 }
 
 
@@ -203,9 +207,30 @@ def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
     kw["services"] = services
     if services and "demo" not in raw:
         kw["demo"] = False
+    if "alerts" in raw:
+        kw["alerts"] = raw["alerts"]
+        problems += _alert_problems(raw["alerts"], services, kw.get("demo", True))
+    if "auth" in raw:
+        from tamma_dash.auth import parse_auth  # auth imports this module
+
+        kw["auth"] = parse_auth(raw["auth"], problems)
     if problems:
         raise ConfigError(source, problems)
     return Settings(**kw)
+
+
+def _alert_problems(raw: Any, services: tuple[ServiceConfig, ...], demo: bool) -> list[str]:
+    """Problems in ``[alerts]``, checked against the services that will run (demo included)."""
+    from tamma_dash.alerts.setup import check_alerts  # the alerting core imports this module
+
+    known = list(services)
+    if demo:
+        from tamma_dash.demo.topology import SERVICES
+
+        names = {s.name for s in known}
+        known += [ServiceConfig(name=d.name, kind=d.kind, depends_on=d.depends_on)
+                  for d in SERVICES if d.name not in names]
+    return check_alerts(raw, known)
 
 
 def _number(

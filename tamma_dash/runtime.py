@@ -51,6 +51,9 @@ class Runtime:
     signal: TickSignal = field(default_factory=TickSignal)
     metrics: SelfMetrics | None = None
     backfill_summary: dict[str, Any] | None = None
+    alerts: Any = None  # tamma_dash.alerts.AlertManager (run and collect modes)
+    alert_ticker: Any = None  # tamma_dash.alerts.tick.AlertTicker
+    analytics: Any = None  # tamma_dash.analytics.service.AnalyticsService, when present
     _stop: threading.Event = field(default_factory=threading.Event)
     _refresher: threading.Thread | None = None
     _lock_handle: Any = None
@@ -81,14 +84,48 @@ class Runtime:
         )
         if self.metrics is not None:
             self.pipeline.subscribe(self.metrics.observe)
+        self._start_analytics(self.pipeline)
+        self._start_alerts(self.pipeline)
         self.pipeline.subscribe(self.signal.notify)
         self.pipeline.start()
         return self
+
+    def _start_analytics(self, pipeline: Pipeline) -> None:
+        """Background refits and per-tick scoring, off the tick's path."""
+        try:
+            from tamma_dash.analytics.service import AnalyticsService
+        except ImportError:
+            return
+        self.analytics = AnalyticsService(
+            self.store, self.services, interval_s=self.settings.interval_s,
+            thresholds=self.settings.thresholds, clock=self.clock)
+        self.analytics.start()
+        pipeline.subscribe(self.analytics.on_tick)
+
+    def _start_alerts(self, pipeline: Pipeline) -> None:
+        """Rules evaluated on every stored tick; state in data_dir/alerts.sqlite3."""
+        from tamma_dash.alerts.setup import build_alert_manager
+        from tamma_dash.alerts.tick import AlertTicker
+
+        self.alerts = build_alert_manager(
+            self.settings.alerts, self.services, self.settings.data_dir, clock=self.clock)
+        an = self.analytics
+        self.alert_ticker = AlertTicker(
+            self.alerts, self.store.latest, lambda: self.services,
+            thresholds=self.settings.thresholds, interval_s=self.settings.interval_s,
+            clock=self.clock,
+            anomalies=an.anomaly_scores if an is not None else None,
+            forecasts=an.forecast_etas if an is not None else None)
+        pipeline.subscribe(self.alert_ticker)
 
     def stop(self) -> None:
         self._stop.set()
         if self.pipeline is not None:
             self.pipeline.stop()
+        if self.analytics is not None:
+            self.analytics.stop()
+        if self.alerts is not None:
+            self.alerts.close()
         if self.fleet is not None:
             self.fleet.stop()
         if self._refresher is not None:

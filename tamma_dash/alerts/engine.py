@@ -234,6 +234,11 @@ class AlertManager:
         chosen = None if state == "all" else state
         return [alert_dict(a) for a in self._live(self.store.query(state=chosen, limit=limit))]
 
+    def active(self) -> Rows:
+        """Pending, firing and acknowledged alerts, newest first (what the page header shows)."""
+        with self._lock:
+            return [alert_dict(a) for a in sorted(self._active.values(), key=lambda a: -a.id)]
+
     def groups(self) -> Rows:
         """Firing and acknowledged alerts grouped by root cause."""
         return [group_dict(g) for g in self.alert_groups()]

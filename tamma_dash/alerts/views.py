@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from statistics import fmean
 from typing import Any
@@ -33,11 +34,12 @@ def alert_dict(alert: Alert, transitions: Sequence[Transition] | None = None) ->
         "severity": alert.severity.name.lower(),
         "state": alert.state.value,
         "summary": alert.summary,
-        "value": alert.value,
+        "value": alert.value if alert.value is None or math.isfinite(alert.value) else None,
         "labels": dict(sorted(alert.labels.items())),
         "annotations": alert_annotations(alert),
         "source": alert.source,
         "startedAt": _iso(alert.started_at),
+        "startsAtTs": alert.fired_at if alert.fired_at is not None else alert.started_at,
         "firedAt": _iso(alert.fired_at),
         "acknowledgedAt": _iso(alert.acked_at),
         "acknowledgedBy": alert.acked_by,

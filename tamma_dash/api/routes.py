@@ -13,6 +13,7 @@ import numpy as np
 from flask import Blueprint, Flask, Response, request, stream_with_context
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from tamma_dash.api import alert_routes
 from tamma_dash.api.snapshot import health_metrics
 from tamma_dash.api.stream import gzip_stream, sse_events
 
@@ -41,6 +42,7 @@ def snapshot(rt: Runtime) -> dict[str, Any]:
         now=rt.clock(),
         interval_s=s.interval_s,
         demo=rt.demo,
+        alerts=rt.alerts.active() if rt.alerts is not None else (),
     )
 
 
@@ -87,6 +89,7 @@ def register(server: Flask, rt: Runtime) -> None:
         return Response(json.dumps(doc), status=code, mimetype="application/health+json")
 
     server.register_blueprint(bp)
+    alert_routes.register(server, rt)
 
 
 def history(rt: Runtime) -> Response:
@@ -128,6 +131,13 @@ def downsample(ts: list[float], values: list[float], n_out: int) -> tuple[list[f
 
 
 def faults(rt: Runtime) -> Response:
+    if rt.mode == "serve":
+        raise BadRequest(
+            "this is a web-only process (tamma-dash serve / gunicorn): the demo fleet runs in "
+            "the collector process, so faults cannot be listed or injected here",
+            "inject faults with `tamma-dash run` (collector, demo and web in one process)",
+            409,
+        )
     if rt.fleet is None:
         raise BadRequest(
             "the demo fleet is not running in this process",

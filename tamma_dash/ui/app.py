@@ -10,6 +10,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html
 
+from tamma_dash import auth
 from tamma_dash.api import routes
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from tamma_dash.runtime import Runtime
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = ("overview", "service", "providers", "trends")
+PAGES = ("overview", "service", "providers", "trends", "alerts", "analytics", "capacity")
 RANGE_CHOICES = ("15m", "1h", "6h", "24h")
 
 
@@ -33,6 +34,7 @@ def create_app(rt: Runtime) -> Dash:
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     routes.register(app.server, rt)
+    auth.install(app.server, rt.settings)
     for page in PAGES:  # each page registers itself (and its callbacks) once per process
         importlib.import_module(f"tamma_dash.ui.pages.{page}")
     _register_export()
@@ -67,8 +69,9 @@ def shell() -> Any:
 
 def navbar(doc: dict[str, Any], interval_ms: int) -> Any:
     links = [dbc.NavItem(dbc.NavLink(text, href=href, active="exact"))
-             for text, href in (("Overview", "/"), ("Providers", "/providers"),
-                                ("Trends", "/trends"))]
+             for text, href in (("Overview", "/"), ("Alerts", "/alerts"),
+                                ("Providers", "/providers"), ("Trends", "/trends"),
+                                ("Analytics", "/analytics"), ("Capacity", "/capacity"))]
     return html.Header(html.Nav(dbc.Container([
         dbc.NavbarBrand("tamma-dash", href="/"),
         dbc.Nav(links, className="me-auto", navbar=True),

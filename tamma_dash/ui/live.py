@@ -6,6 +6,10 @@ count from the end), Insert, Append, Prepend, Clear, Reverse, Remove (by value),
 There is no slice: trimming k points from the front is k ``Delete`` operations at index 0, each
 copying the array in the browser, so past ``MAX_DELETES`` a trace is re-assigned whole instead.
 
+Two ways to append. :func:`append_patch` is the one to use: it writes new points by Assign at
+absolute indexes, so a patch applied twice (or on top of a figure that already got it) gives the
+same figure. :func:`extend_patch` (Extend + Delete) is smaller to describe but not idempotent.
+
 Rolling-window contract: a live figure holds, per series trace, one point per frame row with
 ``last_ts - window_s < ts <= last_ts`` (gaps as None), i.e. it was built at full resolution from
 :func:`live_window`. Each update passes a frame that starts at or before ``last_ts - window_s``
@@ -25,6 +29,7 @@ from dash import Patch
 from tamma_dash.ui.downsample import iso, to_epoch, y_values
 
 MAX_DELETES = 32
+SLACK_ROWS = 24  # a rolling chart is re-sent whole once it holds this many rows too many
 CARD_FIELDS = ("kind", "status", "reasons", "cpu", "memory", "disk", "responseTime",
                "errorRate", "dependsOn")
 
@@ -113,6 +118,49 @@ def _assign_all(
         if key is not None:
             patch["data"][i]["x"] = x
             patch["data"][i]["y"] = y_values(_column(frame, key)[rows])
+
+
+def append_patch(
+    trace_keys: Sequence[str | None], lengths: Sequence[int | None], frame: pd.DataFrame, *,
+    last_ts: float, window_s: float | None, slack: int = SLACK_ROWS,
+) -> tuple[Patch | None, list[int | None], float]:
+    """Rows newer than ``last_ts`` written by Assign at absolute indexes, never Extend/Delete.
+
+    ``trace_keys`` is :func:`live_keys` of the figure: traces with None (bands, anomaly markers,
+    compare lines, whatever else a builder adds) are never touched. ``lengths`` are the points
+    each series trace holds. Dash may send the next tick's request before the previous
+    response's Store update landed, so a patch must give the same figure when applied on top of
+    a stale one: index assignments do, extends and deletes duplicate or drop points. A rolling
+    window is re-sent whole once it holds ``slack`` rows more than the window.
+    Returns ``(None, lengths, last_ts)`` when nothing is new: the callback sends ``no_update``.
+    """
+    if len(trace_keys) != len(lengths):
+        raise ValueError(f"{len(trace_keys)} trace keys but {len(lengths)} lengths: rebuild the "
+                         "live state together with the figure")
+    ts = frame.index.to_numpy(dtype=np.float64)
+    fresh = ts > last_ts
+    if not bool(fresh.any()):
+        return None, list(lengths), last_ts
+    new_last = float(ts[fresh].max())
+    patch = Patch()
+    if window_s is not None:
+        keep = (ts > new_last - window_s) & (ts <= new_last)
+        longest = max((n for n in lengths if n is not None), default=0)
+        if longest + int(fresh.sum()) > int(keep.sum()) + slack:
+            _assign_all(patch, trace_keys, frame, keep)
+            n_keep = int(keep.sum())
+            return patch, [n_keep if k is not None else None for k in trace_keys], new_last
+    x = iso(ts[fresh])
+    out: list[int | None] = []
+    for i, (key, n) in enumerate(zip(trace_keys, lengths, strict=True)):
+        if key is None or n is None:
+            out.append(n)
+            continue
+        for j, (xv, yv) in enumerate(zip(x, y_values(_column(frame, key)[fresh]), strict=True)):
+            patch["data"][i]["x"][n + j] = xv
+            patch["data"][i]["y"][n + j] = yv
+        out.append(n + len(x))
+    return patch, out, new_last
 
 
 def trace_updates_patch(updates: Mapping[int, Mapping[str, list]]) -> Patch | None:

@@ -16,14 +16,13 @@ from typing import Any, cast
 
 import dash
 import dash_bootstrap_components as dbc
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch, dcc, html
 
 from tamma_dash.models import M, series_key
 from tamma_dash.ui.a11y import aria
-from tamma_dash.ui.downsample import iso, y_values
+from tamma_dash.ui.downsample import iso
 from tamma_dash.ui.export_server import export_controls
 from tamma_dash.ui.figures import (
     describe_series,
@@ -33,7 +32,8 @@ from tamma_dash.ui.figures import (
     time_series_figure,
 )
 from tamma_dash.ui.format import series_name
-from tamma_dash.ui.live import live_keys, live_window, relayout_range
+from tamma_dash.ui.live import SLACK_ROWS as SLACK_ROWS  # moved to ui/live.py
+from tamma_dash.ui.live import append_patch, live_keys, live_window, relayout_range
 from tamma_dash.ui.live import trace_updates_patch as _updates
 from tamma_dash.ui.theme import status_colour
 from tamma_dash.ui.timerange import parse_range
@@ -43,7 +43,6 @@ Overlays = Callable[[Sequence[str], float, float], tuple[pd.DataFrame | None, pd
 MAX_POINTS = 2000  # per trace when a range is downsampled
 ALERT_HALF_WINDOW_S = 900.0  # ?t=<epoch> shows t ± 15 min
 SPAN = "the shown time range"
-SLACK_ROWS = 24  # a rolling chart is re-sent whole once it holds this many rows too many
 DESCRIBE_EVERY = 12  # ticks between refreshes of the charts' text alternatives
 
 
@@ -229,52 +228,6 @@ def _lengths(fig: go.Figure) -> list[int | None]:
     """Points per series trace (None for bands and markers): where appends go."""
     return [len(t.x) if k is not None else None for t, k in zip(fig.data, live_keys(fig),
                                                                    strict=True)]
-
-
-def append_patch(
-    trace_keys: Sequence[str | None], lengths: Sequence[int | None], frame: pd.DataFrame, *,
-    last_ts: float, window_s: float | None, slack: int = SLACK_ROWS,
-) -> tuple[Patch | None, list[int | None], float]:
-    """Rows newer than ``last_ts`` written by Assign at absolute indexes, never Extend/Delete.
-
-    Dash may send the next tick's request before the previous response's Store update landed
-    (seen with a busy browser), so a patch must give the same figure when applied on top of a
-    stale one: index assignments do, extends and deletes duplicate or drop points. A rolling
-    window is re-sent whole once it holds ``slack`` rows more than the window.
-    """
-    ts = frame.index.to_numpy(dtype=np.float64)
-    fresh = ts > last_ts
-    if not bool(fresh.any()):
-        return None, list(lengths), last_ts
-    new_last = float(ts[fresh].max())
-    patch = Patch()
-    if window_s is not None:
-        keep = (ts > new_last - window_s) & (ts <= new_last)
-        longest = max((n for n in lengths if n is not None), default=0)
-        if longest + int(fresh.sum()) > int(keep.sum()) + slack:
-            x = iso(ts[keep])
-            for i, key in enumerate(trace_keys):
-                if key is not None:
-                    patch["data"][i]["x"] = x
-                    patch["data"][i]["y"] = y_values(_values(frame, key)[keep])
-            return patch, [len(x) if k is not None else None for k in trace_keys], new_last
-    x = iso(ts[fresh])
-    out: list[int | None] = []
-    for i, (key, n) in enumerate(zip(trace_keys, lengths, strict=True)):
-        if key is None or n is None:
-            out.append(n)
-            continue
-        for j, (xv, yv) in enumerate(zip(x, y_values(_values(frame, key)[fresh]), strict=True)):
-            patch["data"][i]["x"][n + j] = xv
-            patch["data"][i]["y"][n + j] = yv
-        out.append(n + len(x))
-    return patch, out, new_last
-
-
-def _values(frame: pd.DataFrame, key: str) -> np.ndarray:
-    if key in frame.columns:
-        return frame[key].to_numpy(dtype=np.float64)
-    return np.full(len(frame.index), np.nan)
 
 
 def _with_points(plan: Plan, n: int) -> Plan:

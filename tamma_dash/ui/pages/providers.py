@@ -6,13 +6,14 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, Input, Output, dcc, html
 
 from tamma_dash.ui import context
 from tamma_dash.ui import providers_view as pv
 from tamma_dash.ui import service_view as sv
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.export_server import export_page_controls
+from tamma_dash.ui.live_charts import register_live_charts
 
 PAGE = "providers"
 CHART = {"type": "chart", "page": PAGE, "chart": ALL}
@@ -58,18 +59,7 @@ def layout(**query: str) -> Any:
     ])
 
 
-@dash.callback(
-    Output(CHART, "figure"), Output("providers-live", "data"),
-    Input("tick", "data"), Input("theme", "data"),
-    Input({"type": "chart", "page": PAGE, "chart": ALL}, "relayoutData"),
-    Input({"type": "chart-reset", "page": PAGE, "chart": ALL}, "n_clicks"),
-    State("providers-live", "data"), State(CHART, "id"),
-)
-def refresh_charts(_tick: Any, theme: str | None, relayouts: list[Any], _resets: list[Any],
-                   state: dict[str, Any], ids: list[dict[str, str]]) -> tuple[list[Any], Any]:
-    """Ticks append, zooms resample, 'Reset zoom' resets, a theme change redraws."""
-    return sv.dispatch(ctx.triggered_id, theme or "light", relayouts, state,
-                       [i["chart"] for i in ids], context.frame, context.now())
+register_live_charts(PAGE, "providers-live")
 
 
 @dash.callback(
@@ -79,19 +69,6 @@ def refresh_charts(_tick: Any, theme: str | None, relayouts: list[Any], _resets:
 def refresh_cards(_tick: Any) -> tuple[Any, Any]:
     """Cards (status, rate limits, pace) from the newest snapshot."""
     return cards(context.snapshot())
-
-
-@dash.callback(
-    Output({"type": "chart-text", "page": PAGE, "chart": ALL}, "children"),
-    Input("tick", "data"), State("providers-live", "data"),
-    State({"type": "chart-text", "page": PAGE, "chart": ALL}, "id"),
-    prevent_initial_call=True,
-)
-def refresh_texts(tick: Any, state: dict[str, Any], ids: list[dict[str, str]]) -> list[Any]:
-    """The charts' text alternatives, about once a minute (every DESCRIBE_EVERY ticks)."""
-    if int((tick or {}).get("seq", 0)) % sv.DESCRIBE_EVERY:
-        return [dash.no_update] * len(ids)
-    return sv.describe_all(state, [i["chart"] for i in ids], context.frame)
 
 
 dash.register_page(__name__, path="/providers", name="Providers",

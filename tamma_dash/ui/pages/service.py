@@ -14,7 +14,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Status, split_key
@@ -24,6 +24,7 @@ from tamma_dash.ui import service_view as sv
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.export_server import export_page_controls
 from tamma_dash.ui.format import fmt_relative, format_value
+from tamma_dash.ui.live_charts import register_live_charts
 from tamma_dash.ui.theme import status_icon
 
 PAGE = "service"
@@ -188,18 +189,7 @@ def moment_note(name: str, plan: sv.Plan) -> Any:
                    dcc.Link("Back to the live view", href=f"/service/{name}")], className="small")
 
 
-@dash.callback(
-    Output(CHART, "figure"), Output("service-live", "data"),
-    Input("tick", "data"), Input("theme", "data"),
-    Input({"type": "chart", "page": PAGE, "chart": ALL}, "relayoutData"),
-    Input({"type": "chart-reset", "page": PAGE, "chart": ALL}, "n_clicks"),
-    State("service-live", "data"), State(CHART, "id"),
-)
-def refresh_charts(_tick: Any, theme: str | None, relayouts: list[Any], _resets: list[Any],
-                   state: dict[str, Any], ids: list[dict[str, str]]) -> tuple[list[Any], Any]:
-    """Ticks append, zooms resample, 'Reset zoom' resets, a theme change redraws."""
-    return sv.dispatch(ctx.triggered_id, theme or "light", relayouts, state,
-                       [i["chart"] for i in ids], context.frame, context.now())
+register_live_charts(PAGE, "service-live")
 
 
 @dash.callback(
@@ -213,19 +203,6 @@ def refresh_header(_tick: Any, state: dict[str, Any]) -> Any:
     if not isinstance(name, str) or name not in doc["services"]:
         return dash.no_update
     return header_parts(name, doc, context.runtime().services, context.latest(), context.now())
-
-
-@dash.callback(
-    Output({"type": "chart-text", "page": PAGE, "chart": ALL}, "children"),
-    Input("tick", "data"), State("service-live", "data"),
-    State({"type": "chart-text", "page": PAGE, "chart": ALL}, "id"),
-    prevent_initial_call=True,
-)
-def refresh_texts(tick: Any, state: dict[str, Any], ids: list[dict[str, str]]) -> list[Any]:
-    """The charts' text alternatives, about once a minute (every DESCRIBE_EVERY ticks)."""
-    if int((tick or {}).get("seq", 0)) % sv.DESCRIBE_EVERY:
-        return [dash.no_update] * len(ids)
-    return sv.describe_all(state, [i["chart"] for i in ids], context.frame)
 
 
 def title(name: str | None = None, **_: Any) -> str:
