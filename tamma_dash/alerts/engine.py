@@ -17,6 +17,7 @@ from tamma_dash.alerts.grouping import AlertGroup, group_alerts
 from tamma_dash.alerts.lifecycle import ACTIVE, Alert, AlertNotFound, AlertState, Transition
 from tamma_dash.alerts.notify import Notifier
 from tamma_dash.alerts.pace import PaceTracker
+from tamma_dash.alerts.payloads import ORIGIN_ANNOTATION
 from tamma_dash.alerts.receiver import ExternalAlert
 from tamma_dash.alerts.rules import Condition, EvalContext, Rule
 from tamma_dash.alerts.store import AlertStore
@@ -199,6 +200,8 @@ class AlertManager:
         with self._lock:
             now, batch = self.clock(), _Batch()
             for ext in external:
+                if ORIGIN_ANNOTATION in ext.annotations:
+                    continue  # our own alert, routed back to us by the team's Alertmanager
                 alert = self._active.get(ext.fingerprint)
                 if ext.status == "firing" and alert is None:
                     alert = _external_alert(ext, self._take_id(), now)

@@ -34,8 +34,14 @@ def rfc3339(ts: float) -> str:
     return text.replace("+00:00", "Z")
 
 
+ORIGIN_ANNOTATION = "tamma_dash_alert_id"
+"""Marks alerts we send, so that one echoed back by an Alertmanager is not taken as new."""
+
+
 def alert_annotations(alert: Alert) -> dict[str, str]:
     out = {"summary": alert.summary}
+    if alert.source == "rule":
+        out[ORIGIN_ANNOTATION] = str(alert.id)
     if alert.description:
         out["description"] = alert.description
     if alert.runbook_url:
