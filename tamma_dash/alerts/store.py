@@ -21,6 +21,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY,
     {", ".join(c + " " + ("TEXT" if c in _JSON else "") for c in _COLUMNS if c != "id")}
 );
+CREATE TABLE IF NOT EXISTS actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    action TEXT NOT NULL,
+    body TEXT NOT NULL,
+    done_at REAL,
+    result TEXT
+);
 CREATE TABLE IF NOT EXISTS transitions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     alert_id INTEGER NOT NULL,
@@ -138,6 +146,36 @@ class AlertStore:
         for row in rows:
             out[int(row[0])].append(Transition(*row))
         return out
+
+    # -- actions from web-only processes, applied by the one collector ----------------------
+
+    def enqueue(self, action: str, body: dict[str, Any], ts: float) -> int:
+        """Queue an action (ack, resolve, ingest) for the collector; returns its number."""
+        with self._lock, self._db:
+            cur = self._db.execute("INSERT INTO actions (ts, action, body) VALUES (?, ?, ?)",
+                                   (ts, action, json.dumps(body)))
+        return int(cur.lastrowid or 0)
+
+    def pending_actions(self, limit: int = 100) -> list[tuple[int, str, dict[str, Any]]]:
+        """Queued actions not applied yet, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, action, body FROM actions WHERE done_at IS NULL "
+                                    "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
+
+    def finish_action(self, seq: int, result: dict[str, Any], ts: float) -> None:
+        """Record what applying action ``seq`` gave; old finished actions are pruned."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE actions SET done_at = ?, result = ? WHERE seq = ?",
+                             (ts, json.dumps(result), seq))
+            self._db.execute("DELETE FROM actions WHERE done_at < ?", (ts - 3600.0,))
+
+    def action_result(self, seq: int) -> dict[str, Any] | None:
+        """The result of action ``seq`` once the collector applied it, else None."""
+        with self._lock:
+            row = self._db.execute("SELECT result FROM actions WHERE seq = ? AND done_at IS NOT "
+                                   "NULL", (seq,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     def _select(self, where: str, args: list[Any]) -> list[Alert]:
         with self._lock:

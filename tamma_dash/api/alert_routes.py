@@ -11,9 +11,11 @@ from flask import Blueprint, Flask, Response, g, request
 from tamma_dash.alerts.engine import STATES
 from tamma_dash.alerts.lifecycle import AlertNotFound, AlertStateError
 from tamma_dash.alerts.receiver import WebhookPayloadError, parse_alertmanager_webhook
+from tamma_dash.alerts.remote import ActionPending
 
 if TYPE_CHECKING:
     from tamma_dash.alerts.engine import AlertManager
+    from tamma_dash.alerts.remote import RemoteAlerts
     from tamma_dash.runtime import Runtime
 
 MAX_COMMENT = 2000
@@ -77,21 +79,25 @@ def register(server: Flask, rt: Runtime) -> None:
         except WebhookPayloadError as exc:
             raise AlertApiError(str(exc), "send Alertmanager's webhook JSON (version \"4\")",
                                 exc.http_status) from None
-        changed = _manager(rt).ingest(found, actor=_who(None) or "alertmanager")
+        try:
+            changed = _manager(rt).ingest(found, actor=_who(None) or "alertmanager")
+        except ActionPending as exc:
+            raise AlertApiError(str(exc), "it is applied when the collector runs again",
+                                202) from None
         return _json({"received": len(found), "changed": changed})
 
     server.register_blueprint(bp)
 
 
-def _manager(rt: Runtime) -> AlertManager:
+def _manager(rt: Runtime) -> AlertManager | RemoteAlerts:
     if rt.alerts is None:
-        raise AlertApiError("alerting is not running in this process",
-                            "start tamma-dash with `run` or `collect`", 503)
-    manager: AlertManager = rt.alerts
+        raise AlertApiError("alerting is not available in this process",
+                            "start tamma-dash with `run`, or `collect` beside `serve`", 503)
+    manager: AlertManager | RemoteAlerts = rt.alerts
     return manager
 
 
-def _act(manager: AlertManager, alert_id: int, action: str) -> Response:
+def _act(manager: AlertManager | RemoteAlerts, alert_id: int, action: str) -> Response:
     """Acknowledge or resolve with an actor and a comment (JSON body or form fields)."""
     body = _body()
     actor = _who(body.get("actor"))
@@ -109,6 +115,8 @@ def _act(manager: AlertManager, alert_id: int, action: str) -> Response:
     except AlertStateError as exc:
         raise AlertApiError(str(exc), "only pending, firing or acknowledged alerts change",
                             409) from None
+    except ActionPending as exc:
+        raise AlertApiError(str(exc), "it is applied when the collector runs again", 202) from None
     return _json(doc)
 
 
