@@ -118,6 +118,12 @@ def test_our_firing_alert_reaches_alertmanager_with_its_labels(stack: tuple[Live
     assert [n["name"] for n in status] == ["team-am"]
     assert wait_for(lambda: requests.get(f"{live.url}/api/alerts/stats", timeout=5)
                     .json()["notifiers"][0]["sent"] >= 1)
+    metrics = requests.get(f"{live.url}/metrics", timeout=5).text
+    sent = [ln for ln in metrics.splitlines()
+            if ln.startswith('tamma_dash_notifications_sent_total{notifier="team-am"}')]
+    assert sent and float(sent[0].split()[-1]) >= 1
+    assert 'tamma_dash_alerts{severity="critical",state="firing"}' in metrics
+    assert "tamma_dash_notifications_failed_total" in metrics
 
 
 def test_alertmanager_alerts_show_beside_ours_and_resolve(stack: tuple[Live, str]) -> None:
