@@ -21,7 +21,13 @@ from tamma_dash.alerts.payloads import ORIGIN_ANNOTATION
 from tamma_dash.alerts.receiver import ExternalAlert
 from tamma_dash.alerts.rules import Condition, EvalContext, Rule
 from tamma_dash.alerts.store import AlertStore
-from tamma_dash.alerts.views import alert_dict, alert_stats, group_dict
+from tamma_dash.alerts.views import (
+    alert_dict,
+    alert_stats,
+    check_severity,
+    group_dict,
+    with_transitions,
+)
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Clock, Severity
 from tamma_dash.store.base import Latest
@@ -255,12 +261,10 @@ class AlertManager:
         start: float | None = None, end: float | None = None, limit: int = 500,
     ) -> Rows:
         """Alerts open at some time in [start, end], with every transition, newest first."""
-        if severity is not None and severity.upper() not in Severity.__members__:
-            raise ValueError(f"severity: {severity!r} is not one of info, warning, critical")
+        check_severity(severity)
         found = self._live(self.store.query(service=service, severity=severity, start=start,
                                             end=end, limit=limit))
-        trans = self.store.transitions(a.id for a in found)
-        return [alert_dict(a, trans[a.id]) for a in found]
+        return with_transitions(found, self.store)
 
     def _live(self, stored: Sequence[Alert]) -> Sequence[Alert]:
         """Stored alerts, with the in-memory (newest) copy of those still active."""

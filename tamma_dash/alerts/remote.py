@@ -15,9 +15,15 @@ from tamma_dash.alerts.grouping import group_alerts
 from tamma_dash.alerts.lifecycle import ACTIVE, AlertNotFound, AlertStateError
 from tamma_dash.alerts.receiver import ExternalAlert
 from tamma_dash.alerts.store import AlertStore
-from tamma_dash.alerts.views import alert_dict, alert_stats, group_dict
+from tamma_dash.alerts.views import (
+    alert_dict,
+    alert_stats,
+    check_severity,
+    group_dict,
+    with_transitions,
+)
 from tamma_dash.config import ServiceConfig
-from tamma_dash.models import Clock, Severity
+from tamma_dash.models import Clock
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +62,10 @@ class RemoteAlerts:
         self, service: str | None = None, severity: str | None = None,
         start: float | None = None, end: float | None = None, limit: int = 500,
     ) -> Rows:
-        if severity is not None and severity.upper() not in Severity.__members__:
-            raise ValueError(f"severity: {severity!r} is not one of info, warning, critical")
+        check_severity(severity)
         found = self.store.query(service=service, severity=severity, start=start, end=end,
                                  limit=limit)
-        trans = self.store.transitions(a.id for a in found)
-        return [alert_dict(a, trans[a.id]) for a in found]
+        return with_transitions(found, self.store)
 
     def stats(self, now: float | None = None) -> dict[str, Any]:
         now = self.clock() if now is None else now

@@ -10,6 +10,8 @@ from typing import Any
 from tamma_dash.alerts.grouping import AlertGroup
 from tamma_dash.alerts.lifecycle import Alert, Transition
 from tamma_dash.alerts.payloads import alert_annotations, rfc3339
+from tamma_dash.alerts.store import AlertStore
+from tamma_dash.models import Severity
 
 DAY_S = 24 * 3600.0
 
@@ -81,3 +83,15 @@ def alert_stats(alerts: Sequence[Alert], now: float, window_s: float = DAY_S) ->
         "meanTimeToResolveS": fmean(ttr) if ttr else None,
         "bySeverity": by_severity,
     }
+
+
+def check_severity(severity: str | None) -> None:
+    """ValueError naming the choices for a severity filter that is not one."""
+    if severity is not None and severity.upper() not in Severity.__members__:
+        raise ValueError(f"severity: {severity!r} is not one of info, warning, critical")
+
+
+def with_transitions(alerts: Sequence[Alert], store: AlertStore) -> list[dict[str, Any]]:
+    """Alerts as the API shows them, each with its transitions."""
+    trans = store.transitions(a.id for a in alerts)
+    return [alert_dict(a, trans[a.id]) for a in alerts]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from tamma_dash.alerts.engine import STATES
 from tamma_dash.alerts.lifecycle import AlertNotFound, AlertStateError
 from tamma_dash.alerts.receiver import WebhookPayloadError, parse_alertmanager_webhook
 from tamma_dash.alerts.remote import ActionPending
+from tamma_dash.api.errors import BadRequest, error_response, json_response
 
 if TYPE_CHECKING:
     from tamma_dash.alerts.engine import AlertManager
@@ -22,32 +22,22 @@ MAX_COMMENT = 2000
 MAX_ACTOR = 100
 
 
-class AlertApiError(Exception):
-    """A client error naming the problem and the fix."""
-
-    def __init__(self, problem: str, fix: str, status: int = 400) -> None:
-        super().__init__(problem)
-        self.problem, self.fix, self.status = problem, fix, status
-
-
 def register(server: Flask, rt: Runtime) -> None:
     """Attach the /api/alerts routes to ``server``."""
     bp = Blueprint("tamma_alerts", __name__)
 
-    @bp.errorhandler(AlertApiError)
-    def _bad(exc: AlertApiError) -> Response:
-        return _json({"error": exc.problem, "fix": exc.fix}, exc.status)
+    bp.register_error_handler(BadRequest, error_response)
 
     @bp.get("/api/alerts")
     def list_alerts() -> Response:
         state = request.args.get("state", "all")
         if state not in STATES:
-            raise AlertApiError(f"state {state!r} is unknown", f"use one of {', '.join(STATES)}")
-        return _json({"state": state, "alerts": _manager(rt).list(state, _limit())})
+            raise BadRequest(f"state {state!r} is unknown", f"use one of {', '.join(STATES)}")
+        return json_response({"state": state, "alerts": _manager(rt).list(state, _limit())})
 
     @bp.get("/api/alerts/groups")
     def groups() -> Response:
-        return _json({"groups": _manager(rt).groups()})
+        return json_response({"groups": _manager(rt).groups()})
 
     @bp.get("/api/alerts/history")
     def history() -> Response:
@@ -57,12 +47,12 @@ def register(server: Flask, rt: Runtime) -> None:
                 service=args.get("service") or None, severity=args.get("severity") or None,
                 start=_num("start"), end=_num("end"), limit=_limit())
         except ValueError as exc:
-            raise AlertApiError(str(exc), "severity is one of info, warning, critical") from None
-        return _json({"alerts": rows})
+            raise BadRequest(str(exc), "severity is one of info, warning, critical") from None
+        return json_response({"alerts": rows})
 
     @bp.get("/api/alerts/stats")
     def stats() -> Response:
-        return _json(_manager(rt).stats())
+        return json_response(_manager(rt).stats())
 
     @bp.post("/api/alerts/<int:alert_id>/ack")
     def ack(alert_id: int) -> Response:
@@ -77,21 +67,21 @@ def register(server: Flask, rt: Runtime) -> None:
         try:
             found = parse_alertmanager_webhook(request.get_data(cache=False))
         except WebhookPayloadError as exc:
-            raise AlertApiError(str(exc), "send Alertmanager's webhook JSON (version \"4\")",
+            raise BadRequest(str(exc), "send Alertmanager's webhook JSON (version \"4\")",
                                 exc.http_status) from None
         try:
             changed = _manager(rt).ingest(found, actor=_who(None) or "alertmanager")
         except ActionPending as exc:
-            raise AlertApiError(str(exc), "it is applied when the collector runs again",
+            raise BadRequest(str(exc), "it is applied when the collector runs again",
                                 202) from None
-        return _json({"received": len(found), "changed": changed})
+        return json_response({"received": len(found), "changed": changed})
 
     server.register_blueprint(bp)
 
 
 def _manager(rt: Runtime) -> AlertManager | RemoteAlerts:
     if rt.alerts is None:
-        raise AlertApiError("alerting is not available in this process",
+        raise BadRequest("alerting is not available in this process",
                             "start tamma-dash with `run`, or `collect` beside `serve`", 503)
     manager: AlertManager | RemoteAlerts = rt.alerts
     return manager
@@ -102,7 +92,7 @@ def _act(manager: AlertManager | RemoteAlerts, alert_id: int, action: str) -> Re
     body = _body()
     actor = _who(body.get("actor"))
     if not actor:
-        raise AlertApiError("no actor given", 'send {"actor": "your name", "comment": "..."}')
+        raise BadRequest("no actor given", 'send {"actor": "your name", "comment": "..."}')
     comment = str(body.get("comment") or "")[:MAX_COMMENT]
     try:
         if action == "ack":
@@ -110,14 +100,14 @@ def _act(manager: AlertManager | RemoteAlerts, alert_id: int, action: str) -> Re
         else:
             doc = manager.resolve(alert_id, actor, comment)
     except AlertNotFound:
-        raise AlertApiError(f"no alert with id {alert_id}",
+        raise BadRequest(f"no alert with id {alert_id}",
                             "GET /api/alerts?state=all lists them", 404) from None
     except AlertStateError as exc:
-        raise AlertApiError(str(exc), "only pending, firing or acknowledged alerts change",
+        raise BadRequest(str(exc), "only pending, firing or acknowledged alerts change",
                             409) from None
     except ActionPending as exc:
-        raise AlertApiError(str(exc), "it is applied when the collector runs again", 202) from None
-    return _json(doc)
+        raise BadRequest(str(exc), "it is applied when the collector runs again", 202) from None
+    return json_response(doc)
 
 
 def _who(given: Any) -> str:
@@ -132,7 +122,7 @@ def _body() -> dict[str, Any]:
     if request.is_json:
         doc = request.get_json(silent=True)
         if not isinstance(doc, dict):
-            raise AlertApiError("body is not a JSON object",
+            raise BadRequest("body is not a JSON object",
                                 'send {"actor": "your name", "comment": "..."}')
         return doc
     return dict(request.form)
@@ -147,7 +137,7 @@ def _num(name: str) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise AlertApiError(f"{name!r} is not a number: {raw!r}",
+        raise BadRequest(f"{name!r} is not a number: {raw!r}",
                             f"pass {name} as epoch seconds, e.g. {name}=1767225600")
     return value
 
@@ -155,11 +145,8 @@ def _num(name: str) -> float | None:
 def _limit() -> int:
     raw = request.args.get("limit", "500")
     if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise AlertApiError(f"limit {raw!r} is not a whole number from 1 to 10000",
+        raise BadRequest(f"limit {raw!r} is not a whole number from 1 to 10000",
                             "pass e.g. limit=100")
     return int(raw)
 
 
-def _json(doc: Any, status: int = 200) -> Response:
-    return Response(json.dumps(doc, allow_nan=False, default=str), status=status,
-                    mimetype="application/json")
