@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, request, stream_with_context
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tamma_dash.api import alert_routes
+from tamma_dash.api.errors import BadRequest
 from tamma_dash.api.snapshot import health_metrics
 from tamma_dash.api.stream import gzip_stream, sse_events
 
@@ -22,14 +23,6 @@ if TYPE_CHECKING:
 
 MAX_FAULT_BODY = 4096
 DEFAULT_RANGE_S = 3600.0
-
-
-class BadRequest(Exception):
-    """A client error with a message that names the problem and the fix."""
-
-    def __init__(self, problem: str, fix: str, status: int = 400) -> None:
-        super().__init__(problem)
-        self.problem, self.fix, self.status = problem, fix, status
 
 
 def snapshot(rt: Runtime) -> dict[str, Any]:
