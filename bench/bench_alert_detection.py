@@ -5,7 +5,9 @@ the default 5 s tick, injects each fault kind again and again (on services that 
 alert, round-robin so recoveries overlap), and reports per kind the median, p95 and max of
 ``fired_at - injected_at`` and the misses.
 
-    python bench/bench_alert_detection.py [--reps 5] [--interval 5] [--timeout 60]
+It first watches ``--quiet`` seconds with no fault and lists the alerts that fired anyway.
+
+    python bench/bench_alert_detection.py [--reps 5] [--interval 5] [--timeout 60] [--quiet 120]
 """
 
 from __future__ import annotations
@@ -54,12 +56,28 @@ def one(rt: Runtime, kind: str, service: str, timeout: float, duration: float) -
     return {"kind": kind, "service": service, "rule": None, "seconds": None}
 
 
-def run(reps: int, interval_s: float, timeout: float) -> list[dict[str, Any]]:
+def quiet(rt: Runtime, seconds: float) -> list[str]:
+    """Alerts that fire with no fault injected (false alarms) over ``seconds``."""
+    seen = {a["id"] for a in rt.alerts.active()}
+    fired: dict[int, str] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for a in rt.alerts.active():
+            if a["id"] not in seen and a["state"] != "pending":
+                fired[a["id"]] = f"{a['rule']}:{a['service']}"
+        time.sleep(0.2)
+    return sorted(fired.values())
+
+
+def run(reps: int, interval_s: float, timeout: float, quiet_s: float) -> list[dict[str, Any]]:
     data = Path(tempfile.mkdtemp(prefix="tamma-detect-"))
     rt = build(Settings(data_dir=data, interval_s=interval_s, retention_s=3600.0), "run").start()
     results: list[dict[str, Any]] = []
     try:
         _wait(lambda: rt.alert_ticker.last is not None, 120)
+        if quiet_s > 0:
+            false = quiet(rt, quiet_s)
+            print(json.dumps({"quiet_s": quiet_s, "false_alarms": false}), flush=True)
         cursor = dict.fromkeys(PLAN, 0)
         rng = random.Random(7)  # injections at random phases of the tick, reproducibly
         for rep in range(reps):
@@ -123,8 +141,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--interval", type=float, default=5.0)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--quiet", type=float, default=120.0, help="seconds watched with no fault")
     args = ap.parse_args()
-    report(run(args.reps, args.interval, args.timeout))
+    report(run(args.reps, args.interval, args.timeout, args.quiet))
 
 
 if __name__ == "__main__":
