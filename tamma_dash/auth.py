@@ -161,8 +161,7 @@ def _env_secret(
 
 def install(server: Flask, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
     """Guard every route of ``server`` except /healthz when auth is configured."""
-    creds = credentials(getattr(settings, "auth", {}) or {}, os.environ if environ is None
-                        else environ)
+    creds = credentials(settings.auth, os.environ if environ is None else environ)
     if not creds.enabled:
         return
     log.info("auth: every route except /healthz needs %s", creds.describe())
@@ -173,7 +172,7 @@ def install(server: Flask, settings: Settings, environ: Mapping[str, str] | None
             return None
         user = creds.identify(request.headers.get("Authorization", ""))
         if user is None:
-            log.info("auth: refused %s %s from %s", request.method, request.path,
+            log.info("auth: refused %s %r from %s", request.method, request.path,
                      request.remote_addr)
             return _refusal(creds)
         g.tamma_user = user

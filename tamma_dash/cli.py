@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tamma_dash import __version__, config
 from tamma_dash.config import MIN_INTERVAL_S, ConfigError, Settings
@@ -34,9 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "collect":
-            return collect(settings)
+            return collect(settings, args.metrics_port)
         return serve(settings, mode="serve" if args.command == "serve" else "run")
-    except WriterLocked as exc:
+    except (WriterLocked, ConfigError) as exc:
         print(f"tamma-dash: {exc}", file=sys.stderr)
         return 2
 
@@ -85,9 +87,11 @@ def check_config(path: str) -> int:
 
 
 def serve(settings: Settings, mode: str) -> int:
+    from tamma_dash import auth
     from tamma_dash.runtime import build
     from tamma_dash.ui.app import create_app
 
+    auth.credentials(settings.auth, os.environ)  # a half-configured auth stops us here
     rt = build(settings, "serve" if mode == "serve" else "run").start()
     app = create_app(rt)
     where = f"http://{settings.host}:{settings.port}/"
@@ -111,7 +115,7 @@ def serve(settings: Settings, mode: str) -> int:
     return 0
 
 
-def collect(settings: Settings) -> int:
+def collect(settings: Settings, metrics_port: int | None = None) -> int:
     from tamma_dash.runtime import build
 
     done = threading.Event()
@@ -119,9 +123,19 @@ def collect(settings: Settings) -> int:
         signal.signal(sig, lambda *_: done.set())
     rt = build(settings, "collect").start()
     log.info("tamma-dash collect: every %g s into %s", settings.interval_s, settings.data_dir)
+    if metrics_port is not None and rt.metrics is not None:
+        serve_collector_metrics(rt.metrics.registry, metrics_port)
     done.wait()
     rt.stop()
     return 0
+
+
+def serve_collector_metrics(registry: Any, port: int) -> None:
+    """The collector's own /metrics (tick, collectors, alerts) on 127.0.0.1 only, no auth."""
+    from prometheus_client import start_http_server
+
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    log.info("collector metrics on http://127.0.0.1:%d/metrics", server.server_port)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--interval", type=float, default=None, help="tick in seconds (default 5)")
         cmd.add_argument("--seed", type=int, default=None, help="demo fleet seed (default 42)")
         cmd.add_argument("--no-demo", action="store_true", help="do not start the demo fleet")
+        if name == "collect":
+            cmd.add_argument("--metrics-port", type=int, default=None,
+                             help="serve the collector's /metrics on 127.0.0.1:PORT (0: any)")
     chk = sub.add_parser("check-config", help="validate a config file and print every problem")
     chk.add_argument("file")
     return p

@@ -89,6 +89,7 @@ class Settings:
     source: str = "<defaults>"
     alerts: Mapping[str, Any] = field(default_factory=dict)
     auth: Mapping[str, Any] = field(default_factory=dict)
+    history: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def tick_budget_s(self) -> float:
@@ -129,6 +130,7 @@ _TOP_KEYS = {
     "rollup",
     "alerts",
     "auth",
+    "history",
 }
 
 
@@ -214,6 +216,11 @@ def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
         from tamma_dash.auth import parse_auth  # auth imports this module
 
         kw["auth"] = parse_auth(raw["auth"], problems)
+    if "history" in raw:
+        from tamma_dash.store.promhistory import check_history  # the store imports this module
+
+        kw["history"] = raw["history"]
+        problems += check_history(raw["history"])
     if problems:
         raise ConfigError(source, problems)
     return Settings(**kw)

@@ -6,12 +6,16 @@ import fcntl
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from tamma_dash.alerts.metrics import AlertMetrics
+from tamma_dash.alerts.remote import ActionPump, RemoteAlerts
+from tamma_dash.alerts.store import AlertStore
 from tamma_dash.api.selfmetrics import SelfMetrics
 from tamma_dash.api.stream import TickSignal
 from tamma_dash.collectors.health import HealthCheckCollector
@@ -57,6 +61,8 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _refresher: threading.Thread | None = None
     _lock_handle: Any = None
+    _pump: Any = None
+    _runtime_mtime: int | None = None
 
     @property
     def demo(self) -> bool:
@@ -66,6 +72,7 @@ class Runtime:
         """Start the demo fleet, backfill a first start, then the tick loop (or the refresher)."""
         if self.mode == "serve":
             self._load_runtime_file()
+            self._remote_alerts()
             self._refresher = threading.Thread(
                 target=self._refresh_loop, name="store-refresh", daemon=True
             )
@@ -117,6 +124,20 @@ class Runtime:
             anomalies=an.anomaly_scores if an is not None else None,
             forecasts=an.forecast_etas if an is not None else None)
         pipeline.subscribe(self.alert_ticker)
+        self._pump = ActionPump(self.alerts, self.clock).start()
+        if self.metrics is not None:
+            self.metrics.registry.register(AlertMetrics(self.alerts, self.alert_ticker))
+
+    def _remote_alerts(self) -> None:
+        """Web-only: alerts read from the collector's store; actions queued for it to apply."""
+        from tamma_dash.alerts.setup import ALERTS_FILE
+
+        try:
+            store = AlertStore(self.settings.data_dir / ALERTS_FILE)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("alerts unavailable: cannot open %s (%s)", ALERTS_FILE, exc)
+            return
+        self.alerts = RemoteAlerts(store, lambda: self.services, clock=self.clock)
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,6 +145,8 @@ class Runtime:
             self.pipeline.stop()
         if self.analytics is not None:
             self.analytics.stop()
+        if self._pump is not None:
+            self._pump.stop()
         if self.alerts is not None:
             self.alerts.close()
         if self.fleet is not None:
@@ -202,7 +225,9 @@ class Runtime:
         }
         try:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            (self.settings.data_dir / RUNTIME_FILE).write_text(json.dumps(doc, indent=1))
+            tmp = self.settings.data_dir / (RUNTIME_FILE + ".tmp")
+            tmp.write_text(json.dumps(doc, indent=1))
+            tmp.replace(self.settings.data_dir / RUNTIME_FILE)  # readers never see half of it
             (self.settings.data_dir / PID_FILE).write_text(str(os.getpid()))
         except OSError as exc:
             log.warning(
@@ -213,9 +238,18 @@ class Runtime:
             )
 
     def _load_runtime_file(self) -> None:
-        path = self.settings.data_dir / RUNTIME_FILE
-        if self.services or not path.exists():
+        """Services as the collector announced them; re-read whenever it writes them again, so a
+        web worker started before the collector (or kept across its restarts) follows it."""
+        if self.settings.services:  # the config names them: it wins
             return
+        path = self.settings.data_dir / RUNTIME_FILE
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._runtime_mtime:
+            return
+        self._runtime_mtime = mtime
         try:
             doc = json.loads(path.read_text())
             self.services = tuple(
@@ -236,6 +270,7 @@ class Runtime:
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(max(0.05, self.settings.interval_s / 2)):
+            self._load_runtime_file()
             try:
                 if self.store.refresh():
                     self.signal.notify()
@@ -252,6 +287,16 @@ def _with_pid_file(svc: ServiceConfig, pid_file: Path) -> ServiceConfig:
 
 def build(settings: Settings, mode: Mode = "run", *, clock: Clock = time.time) -> Runtime:
     """Wire a runtime for ``mode`` without starting anything."""
+    if mode == "serve" and settings.history.get("backend") == "prometheus":
+        from typing import cast
+
+        from tamma_dash.store.promhistory import PromHistory  # read-only history over HTTP
+
+        reader = PromHistory.from_settings(settings.history, clock=clock)
+        rt = Runtime(settings=settings, mode=mode, store=cast(Store, reader), clock=clock,
+                     services=settings.services)
+        rt.metrics = SelfMetrics(reader.stats)  # no tamma_sample here: Prometheus has them
+        return rt
     store = Store.open(
         settings.data_dir,
         interval_s=settings.interval_s,
@@ -262,5 +307,5 @@ def build(settings: Settings, mode: Mode = "run", *, clock: Clock = time.time) -
         readonly=(mode == "serve"),
     )
     rt = Runtime(settings=settings, mode=mode, store=store, clock=clock, services=settings.services)
-    rt.metrics = SelfMetrics(store.stats)
+    rt.metrics = SelfMetrics(store.stats, latest=store.latest)
     return rt

@@ -1,6 +1,6 @@
 """The WSGI entry point for web workers: ``gunicorn 'tamma_dash.wsgi:server'``.
 
-Each worker that imports this module builds its own read-only runtime (mode "serve") on the
+Each worker that loads ``server`` builds its own read-only runtime (mode "serve") on the
 data directory a single ``tamma-dash collect`` process writes: it never collects, never starts
 the demo fleet and never takes the writer lock, so any number of workers share one collector.
 Config comes from ``TAMMA_CONFIG`` (a TOML path; unset means the defaults), the data directory
@@ -14,10 +14,11 @@ import atexit
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
-from tamma_dash import config
+from tamma_dash import auth, config
 from tamma_dash.cli import cap_window
 from tamma_dash.config import ConfigError
 
@@ -37,19 +38,32 @@ def create_server(environ: Mapping[str, str] | None = None) -> Flask:
     path = env.get("TAMMA_CONFIG") or None
     try:
         settings = cap_window(config.load(path, environ=env))
+        auth.credentials(settings.auth, env)  # fail before starting anything, not half-way
     except ConfigError as exc:
-        log.error("%s\nRun `tamma-dash check-config %s` to see every problem.", exc, path)
+        log.error("%s\nRun `tamma-dash check-config FILE` to see every problem in a file.", exc)
         raise
     rt = build(settings, "serve").start()
     atexit.register(rt.stop)
-    try:
-        app = create_app(rt)
-    except ConfigError as exc:  # e.g. auth configured but its secret is not in the environment
-        log.error("%s", exc)
-        rt.stop()
-        raise
+    app = create_app(rt)
     log.info("tamma-dash web worker %d reading %s", os.getpid(), settings.data_dir)
+    app.server.after_request(_worker_header)
     return app.server
 
 
-server = create_server()
+def _worker_header(response: Response) -> Response:
+    """Name the worker that answered, to see load spreading (a pid, nothing secret)."""
+    response.headers["X-Tamma-Worker"] = str(os.getpid())
+    return response
+
+
+_server: Flask | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``server`` is built on first access (gunicorn's), so importing this module starts nothing."""
+    global _server
+    if name != "server":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _server is None:
+        _server = create_server()
+    return _server

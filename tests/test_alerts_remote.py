@@ -76,15 +76,16 @@ def test_no_collector_means_a_clear_pending_error(tmp_path: Path) -> None:
     remote.close()
 
 
-def test_collect_and_serve_runtimes_share_alerts(tmp_path: Path) -> None:
+def test_collect_and_serve_runtimes_share_services_and_alerts(tmp_path: Path) -> None:
     from tamma_dash.runtime import build
     from tamma_dash.ui.app import create_app
 
     settings = live_settings(tmp_path / "data")
+    web = build(settings, "serve").start()  # a web worker may start before the collector
     collector = build(settings, "collect").start()
-    web = build(settings, "serve").start()
     try:
         client = create_app(web).server.test_client()
+        wait_for(lambda: "worker-3" in client.get("/api/health").json["services"])
         collector.fleet.inject("worker-3", "down", 60.0)
         found = wait_for(lambda: [a for a in client.get("/api/alerts?state=firing").json["alerts"]
                                   if a["service"] == "worker-3"])

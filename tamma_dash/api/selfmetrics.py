@@ -7,14 +7,24 @@ from collections.abc import Callable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from tamma_dash.models import split_key
 from tamma_dash.pipeline import TickReport
-from tamma_dash.store.base import StoreStats
+from tamma_dash.store.base import Latest, StoreStats
+
+SAMPLE_FAMILY = "tamma_sample"
+"""Every series the collector stores, as ``tamma_sample{service="api",metric="cpu_percent"}``:
+what the Prometheus history backend (store/promhistory.py) reads back."""
 
 
 class SelfMetrics:
     """Tick duration, samples stored, collector errors, and the store's size and health."""
 
-    def __init__(self, store_stats: Callable[[], StoreStats]) -> None:
+    def __init__(
+        self,
+        store_stats: Callable[[], StoreStats],
+        latest: Callable[[], dict[str, Latest]] | None = None,
+    ) -> None:
+        """``latest`` (the store's newest point per series) adds the ``tamma_sample`` family."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.tick_seconds = Histogram(
@@ -45,6 +55,8 @@ class SelfMetrics:
             "tamma_dash_last_tick_timestamp_seconds", "When the last tick ran.", registry=r
         )
         r.register(_StoreCollector(store_stats))
+        if latest is not None:
+            r.register(_SampleCollector(latest))
 
     def observe(self, report: TickReport) -> None:
         """Record one tick (a pipeline listener)."""
@@ -91,3 +103,23 @@ class _StoreCollector:
             ("tamma_dash_store_pending_ticks", "Ticks waiting to be written.", s.pending_ticks),
         ):
             yield GaugeMetricFamily(name, doc, value=float(value))
+
+
+class _SampleCollector:
+    """The newest value of every stored series, so that Prometheus scraping us gets them all."""
+
+    def __init__(self, latest: Callable[[], dict[str, Latest]]) -> None:
+        self._latest = latest
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            SAMPLE_FAMILY,
+            "Newest value of each series tamma-dash collects (service/metric).",
+            labels=["service", "metric"],
+        )
+        for key, point in sorted(self._latest().items()):
+            family.add_metric(list(split_key(key)), point.value)
+        yield family
