@@ -105,7 +105,8 @@ class Runtime:
             return
         self.analytics = AnalyticsService(
             self.store, self.services, interval_s=self.settings.interval_s,
-            thresholds=self.settings.thresholds, clock=self.clock)
+            thresholds=self.settings.thresholds, clock=self.clock,
+            data_dir=self.settings.data_dir)
         self.analytics.start()
         pipeline.subscribe(self.analytics.on_tick)
 

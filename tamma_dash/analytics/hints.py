@@ -1,0 +1,107 @@
+"""Root-cause hints: unhealthy or anomalous services ranked by dependencies and onset, in words.
+
+"api degraded; likely cause: database pool exhausted, since 14:02:10". Onsets come from when a
+service turned unhealthy (tracked by :class:`OnsetTracker`) or from the start of its open
+anomaly event, whichever is earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tamma_dash.analytics.events import AnomalyEvent
+from tamma_dash.analytics.rootcause import rank_causes, upstream
+
+# what a metric going wrong means, for the cause's half of the sentence
+PHRASES = {
+    "db_pool_waiting": "pool exhausted", "db_pool_active": "pool exhausted",
+    "db_pool_idle": "pool exhausted", "check:database:connections": "pool exhausted",
+    "error_rate": "errors", "response_time_ms": "slow", "response_time_p95_ms": "slow",
+    "response_time_p99_ms": "slow", "response_time_p50_ms": "slow", "queue_depth": "backlog",
+    "ratelimit_remaining": "rate limit nearly spent", "up": "not answering",
+    "memory_percent": "memory high", "cpu_percent": "CPU high", "disk_percent": "disk filling",
+    "success_rate": "failing requests", "db_query_p95_ms": "slow queries",
+}
+
+
+@dataclass(frozen=True)
+class RootCauseHint:
+    """Who is affected, the likeliest cause, why, and since when."""
+
+    cause: str
+    problem: str
+    since: float
+    affected: tuple[tuple[str, str], ...]  # (service, status word or "anomalous")
+    ranking: tuple[tuple[str, str], ...]  # (service, reason), likeliest first
+
+    def text(self) -> str:
+        """'api degraded; likely cause: database pool exhausted, since 14:02:10' (UTC)."""
+        when = datetime.fromtimestamp(self.since, tz=UTC).strftime("%H:%M:%S")
+        victims = ", ".join(f"{s} {w}" for s, w in self.affected) or f"{self.cause} unusual"
+        return f"{victims}; likely cause: {self.cause} {self.problem}, since {when}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cause": self.cause, "problem": self.problem, "since": self.since,
+                "affected": [list(a) for a in self.affected],
+                "ranking": [list(r) for r in self.ranking], "text": self.text()}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> RootCauseHint:
+        return cls(str(raw["cause"]), str(raw["problem"]), float(raw["since"]),
+                   tuple((str(a), str(b)) for a, b in raw.get("affected", ())),
+                   tuple((str(a), str(b)) for a, b in raw.get("ranking", ())))
+
+
+@dataclass
+class OnsetTracker:
+    """Remembers when each service last turned from healthy to something else."""
+
+    _since: dict[str, float] = field(default_factory=dict)
+
+    def update(self, statuses: Mapping[str, str], now: float) -> dict[str, float]:
+        """Feed the current status words; returns onsets of the services unhealthy now."""
+        for service, word in statuses.items():
+            if word in ("degraded", "down"):
+                self._since.setdefault(service, now)
+            else:
+                self._since.pop(service, None)
+        return dict(self._since)
+
+
+def problem_of(service: str, status: str, reasons: Sequence[str],
+               event: AnomalyEvent | None) -> str:
+    """A few words for what is wrong with ``service``."""
+    metric = event.drivers[0].metric if event is not None and event.drivers else ""
+    if metric in PHRASES:
+        return PHRASES[metric]
+    for reason in reasons:
+        for name, phrase in PHRASES.items():
+            if reason.startswith(name):
+                return phrase
+    if status in ("down", "degraded"):
+        return status
+    return f"unusual {metric}" if metric else "unusual"
+
+
+def root_cause_hint(
+    depends_on: Mapping[str, Sequence[str]], statuses: Mapping[str, str],
+    reasons: Mapping[str, Sequence[str]], unhealthy_since: Mapping[str, float],
+    open_events: Mapping[str, AnomalyEvent],
+) -> RootCauseHint | None:
+    """The hint when two or more services are unusual and one explains the others, else None."""
+    onsets = dict(unhealthy_since)
+    for service, event in open_events.items():
+        onsets[service] = min(onsets.get(service, event.start), event.start)
+    if len(onsets) < 2:
+        return None
+    ranking = rank_causes(depends_on, onsets)
+    cause = ranking[0][0]
+    downstream = [s for s, _ in ranking[1:] if cause in upstream(depends_on, s)]
+    affected = tuple((s, statuses.get(s, "") if statuses.get(s) in ("degraded", "down")
+                      else "anomalous") for s in downstream or [s for s, _ in ranking[1:]])
+    problem = problem_of(cause, statuses.get(cause, ""), reasons.get(cause, ()),
+                         open_events.get(cause))
+    return RootCauseHint(cause, problem, onsets[cause], affected, tuple(ranking))
