@@ -17,6 +17,8 @@ from tamma_dash.analytics.detector import (
     suppress,
     surprise,
 )
+from tamma_dash.analytics.detector_features import features, newest_features
+from tamma_dash.analytics.detector_post import Suppressor, to_level
 from tamma_dash.analytics.score_csv import main, score_frame
 
 # Small windows so many seeded series score quickly; same code paths as the default.
@@ -131,6 +133,52 @@ def test_surprise_and_suppress() -> None:
     np.testing.assert_array_equal(
         suppress(np.array([0.2, 0.5, 0.4, 0.6, 0.6]), 2), [0.2, 0.5, 0.0, 0.6, 0.0]
     )
+
+
+def test_rising_level_raises_one_alarm_until_it_clears_the_margin() -> None:
+    rising = np.array([0.3, 0.35, 0.4, 0.45, 0.7, 0.1, 0.2])
+    np.testing.assert_array_equal(suppress(rising, 10, 0.1), [0.3, 0, 0, 0.45, 0.7, 0, 0])
+    # the margin only holds for ``rows`` rows after an alarm
+    np.testing.assert_array_equal(
+        suppress(np.array([0.5, 0.0, 0.0, 0.55]), 2, 0.1), [0.5, 0, 0, 0.55]
+    )
+
+
+def test_level_is_half_where_the_likelihood_alone_reaches_its_alarm_point() -> None:
+    off = DetectorConfig().lik_offset
+    lv = to_level(np.array([0.0, off + 0.2, off + 0.5, off + 1.0]), off)
+    assert lv[0] == lv[1] == 0.0
+    assert lv[2] == pytest.approx(0.5)
+    assert 0.5 < lv[3] < 1.0
+
+
+def test_suppressor_streams_like_suppress() -> None:
+    levels = np.random.default_rng(2).random(500) ** 3
+    stream = Suppressor(20, 0.1)
+    streamed = [stream.update(float(v)) for v in levels]
+    np.testing.assert_array_equal(streamed, suppress(levels, 20, 0.1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_newest_feature_row_equals_batch_row(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    bursts = rng.exponential(1e8, 400) * (rng.random(400) < 0.05)  # flat with rare bursts
+    for x in (synthetic(seed, "spike"), bursts):
+        batch = features(x, 12, 144)
+        for i in (0, 1, 2, 50, 145, 399):
+            row = newest_features(x[max(0, i - 144) : i + 1], 12, 144)
+            np.testing.assert_allclose(row, batch[i], rtol=1e-9, atol=1e-12)
+
+
+def test_record_spike_alarms_where_routine_spikes_do_not() -> None:
+    rng = np.random.default_rng(5)
+    x = 1.0 + 0.05 * rng.normal(size=N)
+    x[10::40] += 5.0  # a routine spike every 40 rows, as in a cron-driven CPU series
+    x[AT + 5] += 8.0  # then one far above any seen before
+    s = score_values(x, SMALL)
+    routine = [i for i in range(10, AT, 40) if i >= SMALL.min_train + SMALL.lik_min]
+    assert s[AT + 5] >= THRESHOLD
+    assert max(s[i] for i in routine) < s[AT + 5]
 
 
 def test_score_csv_writes_scores_and_is_causal(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """The streaming single-series detector: causal features, a refitted IsolationForest, likelihood.
 
-Per row: four causal features (level, step size, z-scores against a short and a long window);
-an IsolationForest refitted every ``refit_every`` rows on the trailing ``train_rows``; the mean
-raw score of the last ``lik_short`` rows compared with the ``lik_long`` raw scores before them
-(a normal tail, as HTM's anomaly likelihood does); and a score reported only where it beats
-every level of the previous ``suppress_rows`` rows, so one event raises one alarm.
+Per row: four causal features (:mod:`detector_features`); an IsolationForest refitted every
+``refit_every`` rows on the trailing ``train_rows``, whose score gets extra credit when the
+value lies outside the range it was trained on (an isolation tree cannot see beyond it); then
+:mod:`detector_post` combines that raw score with its anomaly likelihood into a 0..1 level and
+reports a level only where it beats every level of the previous ``suppress_rows`` rows and
+every alarm among them by ``rearm_margin``.
 
 Every score depends only on the rows up to it, so scoring a prefix gives exactly the prefix of
 the scores; feeding rows one at a time (:class:`StreamingDetector`) gives the same scores up to
@@ -17,13 +18,32 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy.special import log_ndtr
 from sklearn.ensemble import IsolationForest
 
+from tamma_dash.analytics.detector_features import LEVEL, features, newest_features
+from tamma_dash.analytics.detector_post import (
+    Suppressor,
+    combined,
+    likelihood,
+    newest_likelihood,
+    suppress,
+    surprise,
+    to_level,
+)
+
+__all__ = [
+    "DetectorConfig",
+    "FastForest",
+    "StreamingDetector",
+    "TrailingModel",
+    "score_values",
+    "suppress",
+    "surprise",
+]
+
 EPS = 1e-9
-N_FEATURES = 4
 OUTSIDE_CAP = 10.0
+CHUNK_ROWS = 2048  # rows walked through the trees at once (bounds temporary memory)
 
 
 @dataclass(frozen=True)
@@ -40,39 +60,11 @@ class DetectorConfig:
     lik_short: int = 12  # rows averaged into the recent raw score
     lik_long: int = 2000  # rows of raw-score history the recent mean is compared with
     lik_min: int = 100  # raw scores needed before the likelihood speaks
+    lik_offset: float = 0.65  # likelihood shifted onto the raw-score scale before the max
     suppress_rows: int = 300  # a score must beat every level of this many rows before it
-    outside_weight: float = 0.0  # out-of-range credit (see TrailingModel); off here
+    rearm_margin: float = 0.1  # ... and every alarm among them by this much (raw-score units)
+    outside_weight: float = 1.0  # out-of-range credit of the level, in training ranges
     seed: int = 0
-
-    @property
-    def lookback(self) -> int:
-        """Rows of values a feature row needs (itself included)."""
-        return self.long + 2
-
-
-def features(values: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """Causal feature rows: level, size of the step, z-scores against short and long windows.
-
-    Scales are robust (p10-p90 of the long window) so one spike does not hide the next.
-    """
-    x = pd.Series(np.asarray(values, dtype=float))
-    if len(x) == 0:
-        return np.zeros((0, N_FEATURES))
-    prev = x.shift(1)
-    past_s = prev.rolling(cfg.short, min_periods=2)
-    past_l = prev.rolling(cfg.long, min_periods=2)
-    l_med = past_l.median()
-    l_std = past_l.std(ddof=0)
-    l_spread = (past_l.quantile(0.9) - past_l.quantile(0.1)) / 2.56 + EPS * (1.0 + l_med.abs())
-    cols = [
-        x,
-        (x - prev).abs() / (l_spread + l_std),
-        (x - past_s.mean()) / (past_s.std(ddof=0) + l_spread),
-        (x - l_med) / l_spread,
-    ]
-    out = np.column_stack([c.to_numpy(dtype=float) for c in cols])
-    out[~np.isfinite(out)] = 0.0
-    return out
 
 
 def _fit(train: np.ndarray, cfg: DetectorConfig, k: int) -> IsolationForest:
@@ -90,22 +82,36 @@ class TrailingModel:
 
     An isolation tree cannot tell a point far beyond the training range from the most
     extreme training point (both land in the same leaf), so the raw score adds how far
-    outside the range each feature lies, in training ranges (capped at ``OUTSIDE_CAP``),
-    times ``weight``. The single-series detector leaves it off (it scored worse on NAB);
-    the service model uses it.
+    outside the range the ``columns`` lie (all when None), in training ranges (capped at
+    ``OUTSIDE_CAP``), averaged and times ``weight``. The single-series detector credits the
+    level only (a new record high or low); the service model credits every feature.
     """
 
-    def __init__(self, forest: IsolationForest, train: np.ndarray, weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        forest: IsolationForest,
+        train: np.ndarray,
+        weight: float = 1.0,
+        columns: tuple[int, ...] | None = None,
+    ) -> None:
         self.forest = FastForest(forest)
         self.weight = weight
-        self.lo, self.hi = train.min(axis=0), train.max(axis=0)
+        self.columns = list(columns) if columns is not None else list(range(train.shape[1]))
+        picked = train[:, self.columns]
+        self.lo, self.hi = picked.min(axis=0), picked.max(axis=0)
         self.span = np.maximum(self.hi - self.lo, EPS)
 
     def raw(self, feats: np.ndarray) -> np.ndarray:
         """Forest score (0..1) plus the mean out-of-range distance of each row."""
-        outside = np.maximum(feats - self.hi, 0.0) + np.maximum(self.lo - feats, 0.0)
+        picked = feats[:, self.columns]
+        outside = np.maximum(picked - self.hi, 0.0) + np.maximum(self.lo - picked, 0.0)
         bonus = np.minimum(outside / self.span, OUTSIDE_CAP).mean(axis=1)
         return self.forest.raw(feats) + self.weight * bonus
+
+
+def _model(train: np.ndarray, cfg: DetectorConfig, k: int) -> TrailingModel:
+    """The detector's model for refit number ``k``: a forest crediting out-of-range levels."""
+    return TrailingModel(_fit(train, cfg, k), train, cfg.outside_weight, (LEVEL,))
 
 
 def raw_scores(feats: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
@@ -115,43 +121,25 @@ def raw_scores(feats: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     start = cfg.min_train
     while start < n:
         k = start // cfg.refit_every
-        train = feats[max(0, start - cfg.train_rows) : start]
         stop = min(n, (k + 1) * cfg.refit_every)
-        model = TrailingModel(_fit(train, cfg, k), train, cfg.outside_weight)
+        model = _model(feats[max(0, start - cfg.train_rows) : start], cfg, k)
         out[start:stop] = model.raw(feats[start:stop])
         start = stop
     return out
 
 
-def likelihood(raw: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """Surprise (0..1) of the recent mean raw score against the raw scores before it."""
-    r = pd.Series(raw)
-    recent = r.rolling(cfg.lik_short, min_periods=1).mean()
-    hist = r.shift(cfg.lik_short).rolling(cfg.lik_long, min_periods=cfg.lik_min)
-    z = (recent - hist.mean()) / hist.std(ddof=0).clip(lower=1e-4)
-    return surprise(z.to_numpy(dtype=float))
-
-
-def surprise(z: np.ndarray) -> np.ndarray:
-    """Map a z-score to 0..1 through its normal tail: p = 1e-5 gives 0.63; NaN gives 0."""
-    with np.errstate(all="ignore"):
-        nlog10p = -log_ndtr(-np.asarray(z, dtype=float)) / np.log(10.0)
-        out = 1.0 - np.exp(-nlog10p / 5.0)
-    out[~np.isfinite(out)] = 0.0
-    return out
-
-
-def suppress(level: np.ndarray, rows: int) -> np.ndarray:
-    """Keep a level only where it beats every level of the previous ``rows`` rows, else 0."""
-    prev = pd.Series(level).shift(1).rolling(rows, min_periods=1).max().fillna(0.0)
-    return np.where(level > prev.to_numpy(), level, 0.0)
+def combined_scores(raw: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """Raw score or shifted likelihood, whichever is stronger, per row (before suppression)."""
+    return combined(raw, likelihood(raw, cfg.lik_short, cfg.lik_long, cfg.lik_min), cfg.lik_offset)
 
 
 def score_values(values: np.ndarray, cfg: DetectorConfig | None = None) -> np.ndarray:
     """Anomaly scores (0..1) for a whole series at once; equal to feeding it row by row."""
     cfg = cfg or DetectorConfig()
     x = _fill_gaps(np.asarray(values, dtype=float))
-    return suppress(likelihood(raw_scores(features(x, cfg), cfg), cfg), cfg.suppress_rows)
+    raw = raw_scores(features(x, cfg.short, cfg.long), cfg)
+    kept = suppress(combined_scores(raw, cfg), cfg.suppress_rows, cfg.rearm_margin)
+    return np.where(kept > 0.0, to_level(kept, cfg.lik_offset), 0.0)
 
 
 def _fill_gaps(x: np.ndarray) -> np.ndarray:
@@ -168,16 +156,16 @@ class StreamingDetector:
     """One series scored tick by tick with the same maths as :func:`score_values`.
 
     Memory is bounded by the longest window; a refit (every ``refit_every`` rows) takes about
-    as long as one IsolationForest fit, everything else is sub-millisecond.
+    as long as one IsolationForest fit, everything else is well under a millisecond.
     """
 
     def __init__(self, cfg: DetectorConfig | None = None) -> None:
         self.cfg = cfg or DetectorConfig()
         c = self.cfg
-        self._values: deque[float] = deque(maxlen=c.lookback)
+        self._values: deque[float] = deque(maxlen=c.long + 1)
         self._feats: deque[np.ndarray] = deque(maxlen=c.train_rows)
         self._raw: deque[float] = deque(maxlen=c.lik_long + c.lik_short)
-        self._levels: deque[float] = deque(maxlen=c.suppress_rows)
+        self._alarms = Suppressor(c.suppress_rows, c.rearm_margin)
         self._model: TrailingModel | None = None
         self.rows = 0
         self.level = 0.0
@@ -187,30 +175,17 @@ class StreamingDetector:
         c, t = self.cfg, self.rows
         last = self._values[-1] if self._values else 0.0
         self._values.append(float(value) if np.isfinite(value) else last)
-        feat = features(np.array(self._values), c)[-1]
+        feat = newest_features(np.array(self._values), c.short, c.long)
         if t >= c.min_train and (self._model is None or t % c.refit_every == 0):
-            train = np.array(self._feats)
-            forest = _fit(train, c, t // c.refit_every)
-            self._model = TrailingModel(forest, train, c.outside_weight)
+            self._model = _model(np.array(self._feats), c, t // c.refit_every)
         raw = float(self._model.raw(feat[None])[0]) if self._model is not None else np.nan
         self._feats.append(feat)
         self._raw.append(raw)
         self.rows += 1
-        self.level = self._level()
-        beaten = max(self._levels, default=0.0)
-        self._levels.append(self.level)
-        return self.level if self.level > beaten else 0.0
-
-    def _level(self) -> float:
-        """The likelihood of the newest row from the retained raw scores."""
-        c = self.cfg
-        raws = np.array(self._raw)
-        recent, hist = raws[-c.lik_short :], raws[: -c.lik_short][-c.lik_long :]
-        hist = hist[np.isfinite(hist)]
-        if len(hist) < c.lik_min or not np.isfinite(recent).any():
-            return 0.0
-        z = (np.nanmean(recent) - hist.mean()) / max(float(hist.std()), 1e-4)
-        return float(surprise(np.array([z]))[0])
+        lik = newest_likelihood(np.array(self._raw), c.lik_short, c.lik_long, c.lik_min)
+        both = combined(np.array([raw]), np.array([lik]), c.lik_offset)
+        self.level = float(to_level(both, c.lik_offset)[0])
+        return self.level if self._alarms.update(float(both[0])) > 0.0 else 0.0
 
 
 class FastForest:
@@ -243,16 +218,18 @@ class FastForest:
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Anomaly score (0..1, higher is stranger) of each row of ``x``."""
         x32 = np.asarray(x, dtype=np.float32)
-        out = np.empty(len(x32))
-        for i, row in enumerate(x32):
-            node = np.zeros(len(self.rows), dtype=np.intp)
-            for _ in range(self.depth):
-                f = self.feature[self.rows, node]
-                go_left = row[f] <= self.threshold[self.rows, node]
-                nxt = np.where(go_left, self.left[self.rows, node], self.right[self.rows, node])
-                node = np.where(nxt < 0, node, nxt)
-            out[i] = 2.0 ** (-self.value[self.rows, node].sum() / self.norm)
-        return out
+        parts = [self._walk(x32[i : i + CHUNK_ROWS]) for i in range(0, len(x32), CHUNK_ROWS)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _walk(self, x32: np.ndarray) -> np.ndarray:
+        """Scores of a block of rows: every row down every tree at once."""
+        trees, at = self.rows, np.arange(len(x32))[:, None]
+        node = np.zeros((len(x32), len(trees)), dtype=np.intp)
+        for _ in range(self.depth):
+            go_left = x32[at, self.feature[trees, node]] <= self.threshold[trees, node]
+            nxt = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(nxt < 0, node, nxt)
+        return 2.0 ** (-self.value[trees, node].sum(axis=1) / self.norm)
 
 
 def _average_path_length(n: int) -> float:
