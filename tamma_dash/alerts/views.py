@@ -44,8 +44,10 @@ def alert_dict(alert: Alert, transitions: Sequence[Transition] | None = None) ->
         "startsAtTs": alert.fired_at if alert.fired_at is not None else alert.started_at,
         "firedAt": _iso(alert.fired_at),
         "acknowledgedAt": _iso(alert.acked_at),
+        "acknowledgedAtTs": alert.acked_at,
         "acknowledgedBy": alert.acked_by,
         "resolvedAt": _iso(alert.resolved_at),
+        "resolvedAtTs": alert.resolved_at,
         "resolvedBy": alert.resolved_by,
         "escalationLevel": alert.escalation_level,
     }

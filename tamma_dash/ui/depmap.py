@@ -5,6 +5,7 @@ every other service one layer above its highest dependency. Within a layer, serv
 ordered by the mean position of their dependencies (fewer crossing arrows), ties by config
 order. Arrows point from a dependent to its dependency. Status shows as colour, marker symbol,
 icon and word together; a healthy service with a failing dependency is drawn "at risk".
+A service with active alerts gets a ring around its node and "🔔 n alerts" in its label.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ FAILING = ("down", "degraded")
 NODE_SIZE = 30
 LAYER_HEIGHT_PX = 130
 AT_RISK_LINE = 4
+ALERT_RING_SIZE = NODE_SIZE + 16
 
 
 def _statuses(services: Sequence[ServiceConfig], statuses: Mapping[str, str]) -> dict[str, str]:
@@ -89,10 +91,17 @@ def positions(services: Sequence[ServiceConfig]) -> dict[str, tuple[float, float
     return pos
 
 
+def _alert_label(n: int) -> str:
+    return f"🔔 {n} alert{'s' * (n != 1)}"
+
+
 def _hover(
-    svc: ServiceConfig, word: str, failing_deps: list[str], status: Mapping[str, str]
+    svc: ServiceConfig, word: str, failing_deps: list[str], status: Mapping[str, str],
+    alerts: int = 0,
 ) -> str:
     lines = [f"<b>{svc.name}</b> ({svc.kind.value})", f"{status_icon(word)} {word}"]
+    if alerts:
+        lines.append(_alert_label(alerts))
     if failing_deps:
         affected = ", ".join(f"{d} ({status[d]})" for d in failing_deps)
         lines.append(f"{'at risk: ' if word == 'healthy' else ''}depends on {affected}")
@@ -103,7 +112,7 @@ def _hover(
 
 def _node_trace(
     group: list[ServiceConfig], word: str, at_risk: bool, pos: Mapping[str, tuple[float, float]],
-    hovers: Mapping[str, str], theme: str,
+    hovers: Mapping[str, str], theme: str, alerts: Mapping[str, int],
 ) -> go.Scatter:
     p = palette(theme)
     colour = status_colour(word, theme)
@@ -113,7 +122,9 @@ def _node_trace(
     return go.Scatter(
         x=[pos[s.name][0] for s in group], y=[pos[s.name][1] for s in group],
         mode="markers+text", textposition="bottom center", cliponaxis=False,
-        text=[f"{status_icon(word)} {s.name}{suffix}" for s in group],
+        text=[f"{status_icon(word)} {s.name}{suffix}"
+              + (f" · {_alert_label(alerts[s.name])}" if alerts.get(s.name) else "")
+              for s in group],
         textfont=dict(color=p.text),
         marker=dict(symbol=STATUS_SYMBOLS.get(word, "diamond"), size=NODE_SIZE, color=colour,
                     line=outline),
@@ -121,6 +132,21 @@ def _node_trace(
         customdata=[s.name for s in group], hovertext=[hovers[s.name] for s in group],
         hovertemplate="%{hovertext}<extra></extra>",
         meta={"role": "nodes", "status": word, "at_risk": at_risk},
+    )
+
+
+def _alert_ring(
+    names: list[str], pos: Mapping[str, tuple[float, float]], alerts: Mapping[str, int],
+    theme: str,
+) -> go.Scatter:
+    """An open ring around every node with active alerts (the label says it in words too)."""
+    return go.Scatter(
+        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers",
+        marker=dict(symbol="circle-open", size=ALERT_RING_SIZE,
+                    color=status_colour("down", theme), line=dict(width=3)),
+        name="🔔 has active alerts", customdata=names,
+        hovertext=[f"{n}: {_alert_label(alerts[n])}" for n in names],
+        hovertemplate="%{hovertext}<extra></extra>", meta={"role": "alerts"},
     )
 
 
@@ -148,20 +174,29 @@ def _edges(
 
 
 def dependency_figure(
-    services: Sequence[ServiceConfig], statuses: Mapping[str, str], *, theme: str = "light"
+    services: Sequence[ServiceConfig], statuses: Mapping[str, str], *, theme: str = "light",
+    alerts: Mapping[str, int] | None = None,
 ) -> go.Figure:
-    """Nodes grouped by (status, at risk) into legend entries; customdata is the service name."""
+    """Nodes grouped by (status, at risk) into legend entries; customdata is the service name.
+
+    ``alerts`` (service -> active alert count) adds a ring trace, drawn first, under the nodes.
+    """
     status = _statuses(services, statuses)
     pos = positions(services)
     hit = impact(services, status)
-    hovers = {s.name: _hover(s, status[s.name], hit[s.name], status) for s in services}
+    counts = {k: v for k, v in (alerts or {}).items() if v > 0 and k in pos}
+    hovers = {s.name: _hover(s, status[s.name], hit[s.name], status, counts.get(s.name, 0))
+              for s in services}
     groups: dict[tuple[str, bool], list[ServiceConfig]] = {}
     for svc in services:
         word = status[svc.name]
         groups.setdefault((word, word == "healthy" and bool(hit[svc.name])), []).append(svc)
     rank = {w: i for i, w in enumerate(("healthy", "degraded", "down", "unknown"))}
-    traces = [_node_trace(groups[g], g[0], g[1], pos, hovers, theme)
+    traces = [_node_trace(groups[g], g[0], g[1], pos, hovers, theme, counts)
               for g in sorted(groups, key=lambda g: (rank.get(g[0], 9), g[0], g[1]))]
+    if counts:
+        ringed = [s.name for s in services if s.name in counts]
+        traces.insert(0, _alert_ring(ringed, pos, counts, theme))
     n_layers = int(max((y for _, y in pos.values()), default=0)) + 1
     width = max((abs(x) for x, _ in pos.values()), default=0.0) + 0.75
     hidden = dict(visible=False, fixedrange=True, zeroline=False, showgrid=False)

@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.alerts_view import alert_counts, alert_href, marker_text
 from tamma_dash.ui.format import fmt_ms, fmt_number, fmt_percent
 from tamma_dash.ui.theme import status_icon
 
@@ -64,8 +65,21 @@ def kpi_row(doc: Mapping[str, Any]) -> Any:
     return html.Section(dbc.Row(cards, className="g-3"), **aria("Key indicators"))
 
 
-def service_card(name: str, svc: Mapping[str, Any]) -> Any:
-    """One card: name (a link), status as icon + word + colour, key metrics, why."""
+def alert_marker(alerts: Sequence[Mapping[str, Any]]) -> Any:
+    """Bell + "2 alerts" + worst severity, linking to the newest one's component at its time."""
+    if not alerts:
+        return None
+    order = ("critical", "warning", "info")
+    worst = min((str(a.get("severity")) for a in alerts),
+                key=lambda s: order.index(s) if s in order else len(order))
+    return dcc.Link(f"{marker_text(len(alerts))}, worst {worst}", href=alert_href(alerts[0]),
+                    className=f"alert-marker sev-{worst} small",
+                    id={"type": "alert-marker", "service": str(alerts[0].get("service"))})
+
+
+def service_card(name: str, svc: Mapping[str, Any],
+                 alerts: Sequence[Mapping[str, Any]] = ()) -> Any:
+    """One card: name (a link), status as icon + word + colour, key metrics, why, alerts."""
     status = svc["status"]
     metrics = (("CPU", fmt_percent(svc.get("cpu"))), ("Memory", fmt_percent(svc.get("memory"))),
                ("Disk", fmt_percent(svc.get("disk"))),
@@ -81,6 +95,7 @@ def service_card(name: str, svc: Mapping[str, Any]) -> Any:
             html.Span(status_text(status), className="status-word small",
                       **aria(f"status {status}")),
         ], className="d-flex justify-content-between align-items-baseline gap-2"),
+        alert_marker(alerts),
         grid,
         html.P(reasons, className="small text-body-secondary mb-0 text-truncate",
                title=reasons) if reasons else None,
@@ -89,8 +104,10 @@ def service_card(name: str, svc: Mapping[str, Any]) -> Any:
 
 def status_cards(doc: Mapping[str, Any], sparks: Mapping[str, Any]) -> list[Any]:
     """Every service's card with its sparkline graph (``sparks``: name -> component)."""
+    by_service = alert_counts(doc.get("alerts", []))
     return [dbc.Col(html.Section(
-        [html.Div(service_card(name, svc), id={"type": "card-body", "service": name}),
+        [html.Div(service_card(name, svc, by_service.get(name, ())),
+                  id={"type": "card-body", "service": name}),
          sparks.get(name)],
         className=card_class(svc["status"]),
         id={"type": "card", "service": name}, **aria(f"{name} service"),
@@ -110,8 +127,7 @@ def alerts_panel(alerts: Sequence[Mapping[str, Any]]) -> Any:
     items = []
     for alert in sorted(active, key=lambda a: a.get("startsAtTs", 0), reverse=True):
         service = alert.get("service", "")
-        at = alert.get("startsAtTs")
-        href = f"/service/{service}" + (f"?t={int(at)}" if at else "")
+        href = alert_href(alert)
         items.append(dbc.ListGroupItem([
             html.Span(f"{alert.get('severity', 'warning')} · {alert.get('state', 'firing')}",
                       className="badge text-bg-secondary me-2"),

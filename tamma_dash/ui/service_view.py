@@ -22,6 +22,7 @@ from dash import Patch, dcc, html
 
 from tamma_dash.models import M, series_key
 from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.bands import analytics_overlays, overlay_traces
 from tamma_dash.ui.downsample import iso
 from tamma_dash.ui.export_server import export_controls
 from tamma_dash.ui.figures import (
@@ -175,13 +176,14 @@ def no_overlays(keys: Sequence[str], start: float, end: float) -> tuple[None, No
 
 
 def chart_figure(frame: pd.DataFrame, chart: Chart, plan: Plan, theme: str,
-                 overlays: Overlays = no_overlays) -> go.Figure:
+                 overlays: Overlays = analytics_overlays) -> go.Figure:
     """One chart's figure: bands and anomalies from ``overlays``, the alert moment marked."""
     baseline, anomalies = overlays(chart.keys, plan.start, plan.end)
     fig = time_series_figure(frame, chart.keys, title=chart.title, unit=chart.unit, theme=theme,
                              max_points=plan.max_points, x_range=plan.x_range,
-                             baseline=baseline, anomalies=anomalies,
                              uirevision=f"{chart.group}")
+    webgl = any(t.type == "scattergl" for t in fig.data)  # after the series: patches by index
+    fig.add_traces(overlay_traces(frame, chart.keys, baseline, anomalies, theme, webgl=webgl))
     fig.update_layout(meta={"unit": chart.unit, "filename": chart_filename(chart, plan)})
     if plan.marker is not None:
         mark_moment(fig, plan.marker, theme)
@@ -210,7 +212,7 @@ def initial_frame(frame_fn: FrameFn, keys: Sequence[str], plan: Plan,
 
 
 def build_figures(frame: pd.DataFrame, charts: Sequence[Chart], plan: Plan, theme: str,
-                  last_ts: float, overlays: Overlays = no_overlays,
+                  last_ts: float, overlays: Overlays = analytics_overlays,
                   ) -> tuple[dict[str, go.Figure], dict[str, Any]]:
     """Figures per group and the JSON state that live updates and zoom work from."""
     full = plan if plan.window_s is None else _with_points(plan, len(frame.index) + 1)
@@ -302,7 +304,7 @@ def shown_frame(state: Mapping[str, Any], charts: Sequence[Chart],
 
 
 def rebuild_figures(state: Mapping[str, Any], groups: Sequence[str], frame_fn: FrameFn,
-                    theme: str, overlays: Overlays = no_overlays) -> tuple[list[Any], Any]:
+                    theme: str, overlays: Overlays = analytics_overlays) -> tuple[list[Any], Any]:
     """Whole figures again (theme change) and the state that matches them."""
     charts = _charts(state, groups)
     frame = shown_frame(state, charts, frame_fn)

@@ -1,16 +1,95 @@
-"""Capacity page (being built)."""
+"""Capacity: what runs out and when (disk, memory, queue, DB pool, rate limits), with a chart.
+
+``/capacity?key=<service/metric>`` opens with that forecast charted; the table refreshes when
+the analytics publish new forecasts.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import dash
-from dash import html
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, dcc, html
+
+from tamma_dash.analytics.capacity import WINDOW_S, CapacityForecast
+from tamma_dash.analytics.service import analytics_for
+from tamma_dash.models import split_key
+from tamma_dash.ui import capacity_view as cv
+from tamma_dash.ui import context
+from tamma_dash.ui.a11y import aria
+
+GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "capacity"}}
 
 
-def layout(**_: Any) -> Any:
-    """A heading until the page lands."""
-    return html.Div([html.H1("Capacity", className="h3")])
+def chosen(forecasts: list[CapacityForecast], key: str | None) -> CapacityForecast | None:
+    """The forecast named by ``key``, else the one that runs out soonest."""
+    ranked = cv.ordered(forecasts)
+    return next((f for f in ranked if f.key == key), ranked[0] if ranked else None)
+
+
+def chart(f: CapacityForecast | None, theme: str) -> tuple[Any, str]:
+    """The figure and its text alternative for one forecast (an empty figure without one)."""
+    if f is None:
+        return {"data": [], "layout": {"title": {"text": "No forecast to show yet"}}}, ""
+    metric = split_key(f.key)[1]
+    window = next((w for m, w in WINDOW_S.items() if metric.startswith(m)), 86_400.0)
+    frame = context.frame([f.key], f.fitted_at - window, context.now())
+    history = frame[f.key].dropna() if f.key in frame else pd.Series(dtype=float)
+    return cv.capacity_figure(history, f, theme), cv.describe_forecast(f)
+
+
+def layout(key: str | None = None, **_: str) -> Any:
+    forecasts = analytics_for(context.runtime()).forecasts()
+    pick = chosen(forecasts, key)
+    fig, text = chart(pick, "light")
+    options = [{"label": f"{f.service}: {f.label}", "value": f.key}
+               for f in cv.ordered(forecasts)]
+    return html.Div([
+        html.H1("Capacity", className="h4 mb-2"),
+        html.P("Trend and 90 % range fitted on recent history (Theil–Sen, daily cycle "
+               "removed once a day is seen); rate limits count only if they run out before "
+               "their reset.", className="small text-body-secondary"),
+        html.Section([
+            html.H2("Forecast chart", className="h5 mt-3"),
+            dbc.Label("Resource", html_for="capacity-key", className="small mb-1"),
+            dcc.Dropdown(id="capacity-key", options=options, clearable=False,
+                         value=pick.key if pick is not None else None, className="mb-2"),
+            html.P(text, className="visually-hidden", id="capacity-text"),
+            dcc.Graph(id="capacity-chart", figure=fig, config=cast(Any, GRAPH_CONFIG)),
+        ], **aria("Capacity forecast chart")),
+        html.Section([html.H2("All forecasts", className="h5 mt-4"),
+                      html.Div(cv.capacity_table(forecasts, pick.key if pick else None),
+                               id="capacity-table-box")], **aria("Capacity forecasts")),
+        dcc.Store(id="capacity-seen", data=[f.fitted_at for f in forecasts[:1]]),
+    ])
+
+
+@dash.callback(
+    Output("capacity-chart", "figure"), Output("capacity-text", "children"),
+    Input("capacity-key", "value"), Input("theme", "data"), prevent_initial_call=True,
+)
+def show(key: str | None, theme: str | None) -> tuple[Any, str]:
+    """The chosen forecast's chart."""
+    forecasts = analytics_for(context.runtime()).forecasts()
+    return chart(chosen(forecasts, key), theme or "light")
+
+
+@dash.callback(
+    Output("capacity-table-box", "children"), Output("capacity-key", "options"),
+    Output("capacity-seen", "data"), Input("tick", "data"), State("capacity-key", "value"),
+    State("capacity-seen", "data"), prevent_initial_call=True,
+)
+def refresh(_tick: Any, key: str | None, seen: list[float] | None) -> Any:
+    """The table and the choices again, only when new forecasts were published."""
+    forecasts = analytics_for(context.runtime()).forecasts()
+    stamp = [f.fitted_at for f in forecasts[:1]]
+    if stamp == seen:
+        return dash.no_update, dash.no_update, dash.no_update
+    options = [{"label": f"{f.service}: {f.label}", "value": f.key}
+               for f in cv.ordered(forecasts)]
+    return cv.capacity_table(forecasts, key), options, stamp
 
 
 dash.register_page(__name__, path="/capacity", name="Capacity", title="tamma-dash: Capacity",

@@ -11,6 +11,8 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.alerts_view import alert_counts, marker_text
+from tamma_dash.ui.analytics_view import fleet_hint
 from tamma_dash.ui.depmap import dependency_figure
 from tamma_dash.ui.live import extend_patch
 from tamma_dash.ui.overview_view import (
@@ -33,6 +35,7 @@ def layout(**_: Any) -> Any:
     now = context.now()
     return html.Div([
         html.H1("System health", className="h4 mb-3"),
+        html.Div(fleet_hint(context.runtime()), id="root-cause-hint"),
         html.Div(kpi_row(doc), id="kpis"),
         dbc.Row([
             dbc.Col(html.Section([
@@ -56,7 +59,7 @@ def layout(**_: Any) -> Any:
                 ], **aria("Dependency map")),
             ], xs=12, xl=4),
         ]),
-        dcc.Store(id="overview-last", data={"ts": now, "statuses": statuses(doc)}),
+        dcc.Store(id="overview-last", data={"ts": now, "statuses": map_state(doc)}),
     ])
 
 
@@ -64,13 +67,26 @@ def statuses(doc: dict[str, Any]) -> dict[str, str]:
     return {name: s["status"] for name, s in doc["services"].items()}
 
 
+def alert_numbers(doc: dict[str, Any]) -> dict[str, int]:
+    """Firing and acknowledged alerts per service (the map's rings and labels)."""
+    return {name: len(found) for name, found in alert_counts(doc.get("alerts", [])).items()}
+
+
+def map_state(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the map shows: when it changes, the map is redrawn."""
+    return {"status": statuses(doc), "alerts": alert_numbers(doc)}
+
+
 def depmap(doc: dict[str, Any], theme: str) -> Any:
-    return dependency_figure(context.runtime().services, statuses(doc), theme=theme)
+    return dependency_figure(context.runtime().services, statuses(doc), theme=theme,
+                             alerts=alert_numbers(doc))
 
 
 def depmap_text(doc: dict[str, Any]) -> str:
-    parts = [f"{name} {s['status']}" + (f", depends on {', '.join(s['dependsOn'])}"
-                                        if s["dependsOn"] else "")
+    counts = alert_numbers(doc)
+    parts = [f"{name} {s['status']}" + (f", {marker_text(counts[name])}" if counts.get(name)
+                                        else "")
+             + (f", depends on {', '.join(s['dependsOn'])}" if s["dependsOn"] else "")
              for name, s in doc["services"].items()]
     return "Dependency map: " + "; ".join(parts) + "."
 
@@ -109,8 +125,9 @@ def refresh_cards(_: Any, ids: list[dict[str, str]]) -> tuple[Any, list[Any], li
     """KPIs, card texts, card status classes and alerts from the newest snapshot (a few kB)."""
     doc = context.snapshot()
     services = doc["services"]
-    bodies = [service_card(i["service"], services[i["service"]]) if i["service"] in services
-              else dash.no_update for i in ids]
+    by_service = alert_counts(doc.get("alerts", []))
+    bodies = [service_card(i["service"], services[i["service"]], by_service.get(i["service"], ()))
+              if i["service"] in services else dash.no_update for i in ids]
     classes = [card_class(services[i["service"]]["status"]) if i["service"] in services
                else dash.no_update for i in ids]
     return kpi_row(doc), bodies, classes, alerts_panel(doc.get("alerts", []))
@@ -132,7 +149,7 @@ def refresh_figures(_: Any, theme: str, ids: list[dict[str, str]],
         sparks = sparklines(doc, now, theme)
         figs = [sparks[i["service"]][1] if i["service"] in sparks else dash.no_update
                 for i in ids]
-        return figs, depmap(doc, theme), depmap_text(doc), {"ts": now, "statuses": statuses(doc)}
+        return figs, depmap(doc, theme), depmap_text(doc), {"ts": now, "statuses": map_state(doc)}
     kinds = {name: s["kind"] for name, s in doc["services"].items()}
     keys = [spark_key(i["service"], kinds.get(i["service"], "")) for i in ids]
     frame = context.frame(keys, float(last["ts"]) - 1.0, now)
@@ -143,10 +160,17 @@ def refresh_figures(_: Any, theme: str, ids: list[dict[str, str]],
                                  last_ts=float(last["ts"]), window_s=SPARK_WINDOW_S)
         patches.append(patch if patch is not None else dash.no_update)
         new_ts = max(new_ts, ts)
-    current = statuses(doc)
+    current = map_state(doc)
     if current == last.get("statuses"):
         return patches, dash.no_update, dash.no_update, {"ts": new_ts, "statuses": current}
     return patches, depmap(doc, theme), depmap_text(doc), {"ts": new_ts, "statuses": current}
+
+
+@dash.callback(Output("root-cause-hint", "children"), Input("tick", "data"),
+               prevent_initial_call=True)
+def refresh_hint(_: Any) -> Any:
+    """The root-cause hint from the analytics, when several services are unusual."""
+    return fleet_hint(context.runtime())
 
 
 @dash.callback(
