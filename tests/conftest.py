@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from tamma_dash.config import Settings
 
@@ -58,3 +60,48 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     finally:
         server.shutdown()
         rt.stop()
+
+
+class _TrackingHandler(WSGIRequestHandler):
+    """Remembers its open connection, so a stop can cut long-lived ones (SSE) too."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
+        super().finish()
+
+
+class RestartableServer:
+    """A werkzeug server that can go away under a page and come back on the same port."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+        self.port = 0
+        self.server: BaseWSGIServer | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Listen again (first on a free port, then on the same one) and serve in a thread."""
+        server = make_server("127.0.0.1", self.port, self.app, threaded=True,  # type: ignore[arg-type]
+                             request_handler=_TrackingHandler)
+        server.open_connections = set()  # type: ignore[attr-defined]
+        self.server, self.port = server, server.server_port
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening and cut every open connection, as a crashed server would."""
+        if self.server is None:
+            return
+        server, self.server = self.server, None
+        server.shutdown()
+        server.server_close()
+        for conn in list(server.open_connections):  # type: ignore[attr-defined]
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)

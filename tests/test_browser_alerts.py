@@ -14,6 +14,8 @@ import requests
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser_support import axe_violations, build_live_app, severe_logs
 from tests.conftest import serve_app, wait_for
@@ -35,6 +37,11 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str
     finally:
         server.shutdown()
         rt.stop()
+
+
+def _clickable(driver: Any, dom_id: str) -> Any:
+    """The element once visible and enabled (a modal fades in: clicks before that miss)."""
+    return WebDriverWait(driver, 30).until(EC.element_to_be_clickable((By.ID, dom_id)))
 
 
 def _dom_id(**parts: Any) -> str:
@@ -109,7 +116,7 @@ def test_fault_to_toast_and_acknowledge_from_the_page(dash_duo: Any, product) ->
     dash_duo.wait_for_element(".toast[role='alert']", timeout=60)
     dash_duo.wait_for_element(  # a link to the component at the alert's time
         f".toast a[href='/service/api?t={int(alert['startsAtTs'])}']", timeout=60)
-    assert "new alert" in dash_duo.find_element(".toast").text
+    dash_duo.wait_for_contains_text(".toast", "new alert", timeout=30)  # once faded in
 
     ack_id = _dom_id(act="ack", id=alert["id"], type="alert-act")
     wait_for(lambda: _by_id(driver, ack_id), timeout=60)
@@ -120,12 +127,12 @@ def test_fault_to_toast_and_acknowledge_from_the_page(dash_duo: Any, product) ->
     except AssertionError:
         raise AssertionError("Tab from the alert's link did not reach Acknowledge, or Enter "
                              "did not open the form, within 60 s") from None
-    actor = driver.find_element(By.ID, "alert-actor")
+    actor = _clickable(driver, "alert-actor")  # once the form has faded in
     assert actor.get_attribute("value") == "operator"
     actor.send_keys(Keys.CONTROL, "a")
     actor.send_keys(ACTOR)
     driver.find_element(By.ID, "alert-comment").send_keys(COMMENT)
-    driver.find_element(By.ID, "alert-form-submit").click()
+    _clickable(driver, "alert-form-submit").click()
     dash_duo.wait_for_contains_text("#alerts-feedback", "acknowledged", timeout=60)
 
     acked = requests.get(f"{url}/api/alerts?state=acknowledged", timeout=10).json()["alerts"]

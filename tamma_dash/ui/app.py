@@ -14,6 +14,7 @@ from tamma_dash import auth
 from tamma_dash.api import routes
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.alerts_view import announce, toast_body, toast_header
 from tamma_dash.ui.theme import status_icon
 from tamma_dash.ui.timerange import DEFAULT, PRESETS, query_dict, with_query
 
@@ -31,6 +32,7 @@ def create_app(rt: Runtime) -> Dash:
     app = Dash(
         __name__, title="tamma-dash", use_pages=True, pages_folder="", assets_folder=str(ASSETS),
         update_title="", suppress_callback_exceptions=True, serve_locally=True,
+        compress=True,
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     routes.register(app.server, rt)
@@ -64,6 +66,7 @@ def shell() -> Any:
                   className="py-1 px-3 mb-0 rounded-0 small", id="demo-banner",
                   is_open=bool(doc.get("demo"))),
         html.Main(dash.page_container, id="main", className="container-fluid py-3", tabIndex="-1"),
+        alert_toast(),
     ])
 
 
@@ -96,8 +99,17 @@ def navbar(doc: dict[str, Any], interval_ms: int) -> Any:
 
 
 def alert_badge(doc: dict[str, Any]) -> Any:
-    return html.A(id="alert-badge", href="/#alerts", className="text-decoration-none",
+    return html.A(id="alert-badge", href="/alerts", className="text-decoration-none",
                   children=badge_content(doc.get("alerts", [])))
+
+
+def alert_toast() -> Any:
+    """Says when a new alert fires (role="alert"); ids already seen live in local storage."""
+    return html.Div([
+        dbc.Toast(id="alert-toast", header="New alert", is_open=False, dismissable=True,
+                  class_name="alert-toast"),
+        dcc.Store(id="alerts-seen", storage_type="local"),
+    ], className="toast-container position-fixed bottom-0 end-0 p-3")
 
 
 def badge_content(alerts: list[dict[str, Any]]) -> Any:
@@ -114,10 +126,18 @@ def badge_content(alerts: list[dict[str, Any]]) -> Any:
                      className="fs-6")
 
 
-@dash.callback(Output("alert-badge", "children"), Input("tick", "data"),
-               prevent_initial_call=True)
-def _badge(_: Any) -> Any:
-    return badge_content(context.snapshot().get("alerts", []))
+@dash.callback(Output("alert-badge", "children"), Output("alert-toast", "is_open"),
+               Output("alert-toast", "header"), Output("alert-toast", "children"),
+               Output("alerts-seen", "data"), Input("tick", "data"), State("alerts-seen", "data"),
+               State("alert-toast", "is_open"), prevent_initial_call=True)
+def _badge(_: Any, memo: Any, toast_open: bool | None) -> tuple[Any, ...]:
+    """The badge every tick; a toast only for alerts that started firing since last seen."""
+    alerts = context.snapshot().get("alerts", [])
+    shown, new_memo = announce(alerts, memo, bool(toast_open))
+    if shown is None:
+        return badge_content(alerts), dash.no_update, dash.no_update, dash.no_update, (
+            new_memo if new_memo != memo else dash.no_update)
+    return badge_content(alerts), True, toast_header(shown), toast_body(shown), new_memo
 
 
 @dash.callback(
@@ -128,10 +148,10 @@ def _sync_range(preset: str | None, search: str | None) -> tuple[Any, Any]:
     """The preset buttons and the URL are one state; the URL wins on load (shared links)."""
     query = query_dict(search)
     if ctx.triggered_id == "range-preset" and preset in PRESETS:
-        return with_query(search, range=preset, start=None, end=None), dash.no_update
+        return with_query(search, range=preset, start=None, end=None, t=None), dash.no_update
     shown = query.get("range") if query.get("range") in PRESETS else None
-    if shown is None and "start" in query:
-        return dash.no_update, None  # a zoomed, absolute range: no preset is selected
+    if shown is None and ("start" in query or "t" in query):
+        return dash.no_update, None  # a zoomed range or an alert's moment: no preset selected
     return dash.no_update, shown or DEFAULT
 
 

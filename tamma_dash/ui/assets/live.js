@@ -32,6 +32,11 @@
     lastStamp = doc.timestamp;
     seq += 1;
     show("live", "\u25CF Live \u00B7 updated " + when(doc.timestamp));
+    var el = document.getElementById("conn-status");
+    if (el) {  // for tests and benches: which tick the page has, and when it arrived
+      el.setAttribute("data-last-ts", doc.timestamp);
+      el.setAttribute("data-received-ms", String(lastEvent));
+    }
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props("tick", {data: {seq: seq, ts: doc.timestamp}});
     }
