@@ -31,4 +31,10 @@ python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 ruff check tamma_dash tests bench app.py
 mypy
-python -m pytest -q --headless "$@"
+# Browser tests each run in a fresh process: the app's page callbacks and the per-tick cache are
+# process-wide, and a browser file run after dozens of other modules' runtimes has failed where
+# the same file alone passes (see the session note). Everything else runs first, together.
+python -m pytest -q --headless --ignore-glob='tests/test_browser_*.py' "$@"
+for f in tests/test_browser_*.py; do
+  python -m pytest -q --headless "$f" "$@"
+done

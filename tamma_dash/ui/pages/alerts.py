@@ -19,6 +19,7 @@ from tamma_dash.alerts.remote import ActionPending
 from tamma_dash.ui import alerts_view as av
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
+from tamma_dash.ui.analytics_view import fleet_hint
 
 HISTORY_LIMIT = 200
 MAX_COMMENT, MAX_ACTOR = 2000, 100
@@ -47,6 +48,7 @@ def layout(**_: Any) -> Any:
         dbc.Row([
             dbc.Col(html.Section([
                 html.H2("Active alerts, by root cause", className="h5"),
+                html.Div(fleet_hint(context.runtime()), id="alerts-hint"),
                 html.Div(av.active_section(am.groups(), active, now), id="alerts-active"),
             ], **aria("Active alerts")), xs=12, xl=8),
             dbc.Col([
@@ -125,6 +127,13 @@ def refresh(_tick: Any, _bump: Any, sig: str | None) -> tuple[Any, Any, Any, Any
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update
     return (av.active_section(am.groups(), active, now), av.stats_block(stats),
             av.notifier_block(stats["notifiers"]), new_sig)
+
+
+@dash.callback(Output("alerts-hint", "children"), Input("alerts-sig", "data"),
+               prevent_initial_call=True)
+def refresh_hint(_sig: Any) -> Any:
+    """The analytics' root-cause hint over the groups, redrawn when the alert set changes."""
+    return fleet_hint(context.runtime())
 
 
 @dash.callback(
