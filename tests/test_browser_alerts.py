@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 import requests
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -78,8 +81,8 @@ def _ack_by_keyboard(driver: Any, alert_id: int) -> bool:
             return False
         driver.switch_to.active_element.send_keys(Keys.ENTER)
         wait_for(lambda: driver.find_elements(By.ID, "alert-comment"), timeout=10)
-    except (StaleElementReferenceException, AssertionError):
-        return False
+    except (StaleElementReferenceException, ElementNotInteractableException, AssertionError):
+        return False  # re-rendered or still fading in: try again
     return True
 
 
