@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash import Dash, Input, Output, State, _callback, ctx, dcc, html
 
 from tamma_dash import auth
 from tamma_dash.api import routes
@@ -40,8 +40,37 @@ def create_app(rt: Runtime) -> Dash:
     for page in PAGES:  # each page registers itself (and its callbacks) once per process
         importlib.import_module(f"tamma_dash.ui.pages.{page}")
     _register_export()
+    _give_callbacks(app)
     app.layout = shell
     return app
+
+
+_CALLBACKS: tuple[dict[str, Any], list[Any], list[str]] | None = None
+
+
+def _give_callbacks(app: Dash) -> None:
+    """Every app gets the page callbacks, not only the first one of the process.
+
+    ``dash.callback`` registers into process-wide lists that the first app to serve a request
+    *moves* into itself (``Dash._setup_server`` pops them): a second app in the same process
+    (tests, an embedding) would render its pages with no callbacks at all. The lists are kept
+    here once, after every page module has registered, and copied into each app.
+    """
+    global _CALLBACKS
+    if _CALLBACKS is None:
+        _CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST),
+                      list(_callback.GLOBAL_INLINE_SCRIPTS))
+    else:  # registered since (a module imported later): keep those too
+        _CALLBACKS[0].update(_callback.GLOBAL_CALLBACK_MAP)
+        _CALLBACKS[1].extend(c for c in _callback.GLOBAL_CALLBACK_LIST if c not in _CALLBACKS[1])
+        _CALLBACKS[2].extend(s for s in _callback.GLOBAL_INLINE_SCRIPTS if s not in _CALLBACKS[2])
+    _callback.GLOBAL_CALLBACK_MAP.clear()
+    _callback.GLOBAL_CALLBACK_LIST.clear()
+    _callback.GLOBAL_INLINE_SCRIPTS.clear()
+    callbacks, listed, scripts = _CALLBACKS
+    app.callback_map.update(callbacks)
+    app._callback_list.extend(listed)
+    app._inline_scripts.extend(scripts)
 
 
 def _register_export() -> None:
