@@ -35,3 +35,24 @@ def test_a_second_app_in_the_process_still_has_every_callback(tmp_path: Path) ->
     assert seen_second == seen_first
     # the clientside theme callback's function is inlined in the page of every app
     assert "data-bs-theme" in page
+
+
+def test_assets_are_cacheable_because_their_urls_change_with_them(tmp_path: Path) -> None:
+    import re
+
+    from tamma_dash.runtime import build
+    from tamma_dash.ui.app import ASSET_MAX_AGE_S, create_app
+
+    settings = Settings(data_dir=tmp_path / "data", demo=False, host_metrics=False,
+                        interval_s=0.5, retention_s=600.0)
+    rt = build(settings, "run")
+    try:
+        client = create_app(rt).server.test_client()
+        page = client.get("/").get_data(as_text=True)
+        src = re.search(r'src="(/assets/plotly-gl2d[^"]+)"', page)
+        assert src and "?m=" in src.group(1)  # the URL changes when the file does
+        answer = client.get(src.group(1))
+    finally:
+        rt.stop()
+    assert answer.status_code == 200
+    assert answer.cache_control.max_age == ASSET_MAX_AGE_S

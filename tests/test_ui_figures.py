@@ -272,8 +272,11 @@ def test_text_meets_aa_and_graphics_meet_3_to_1(theme: str) -> None:
     for colour in [*p.series, *p.status.values()]:
         assert contrast_ratio(colour, p.background) >= 3.0, colour
     assert set(p.status) == set(STATUS_WORDS)
-    layout = template(theme).layout
+    layout = go.layout.Template(template(theme)).layout  # valid as a plotly template
     assert layout.paper_bgcolor == p.background and layout.font.color == p.text
+    mine = template(theme)
+    mine["layout"]["font"]["color"] = "#000000"  # a caller's change never leaks to the next
+    assert template(theme)["layout"]["font"]["color"] == p.text
 
 
 def test_status_has_icon_and_colour_everywhere() -> None:

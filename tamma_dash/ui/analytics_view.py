@@ -21,6 +21,7 @@ from tamma_dash.analytics.events import AnomalyEvent, DriverInfo
 from tamma_dash.analytics.hints import RootCauseHint
 from tamma_dash.ui.downsample import iso
 from tamma_dash.ui.format import fmt_duration, format_value, metric_label, metric_unit
+from tamma_dash.ui.plotfig import figure
 from tamma_dash.ui.theme import palette, template
 
 LEVELS = ((0.95, "anomalous"), (0.8, "very unusual"), (0.5, "unusual"), (0.0, "normal"))
@@ -90,13 +91,13 @@ def timeline_figure(events: Sequence[AnomalyEvent], services: Sequence[str], sta
             hovertemplate="%{y}: score %{customdata[1]:.2f}<br>%{customdata[2]}<extra></extra>",
             meta={"role": "anomaly", "service": name},
         ))
-    layout = go.Layout(
+    layout = dict(
         template=template(theme), height=max(220, 40 * len(rows) + 80), showlegend=False,
         xaxis=dict(type="date", range=iso([start, end]), title=dict(text="time (UTC)")),
         yaxis=dict(categoryorder="array", categoryarray=rows[::-1], type="category"),
         margin=dict(l=110, r=20, t=20, b=50),
     )
-    return go.Figure(data=data, layout=layout)
+    return figure(data, layout)
 
 
 def driver_text(d: DriverInfo) -> str:

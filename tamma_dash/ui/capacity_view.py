@@ -18,6 +18,7 @@ from dash import dcc, html
 from tamma_dash.analytics.capacity import CapacityForecast
 from tamma_dash.ui.downsample import downsample_series, iso, y_values
 from tamma_dash.ui.format import format_value
+from tamma_dash.ui.plotfig import figure
 from tamma_dash.ui.theme import palette, rgba, status_colour, template
 
 DEFAULT_HORIZON_S = 7 * 86_400.0
@@ -101,7 +102,7 @@ def capacity_figure(history: pd.Series, f: CapacityForecast, theme: str = "light
     y1 = y0 + f.slope_per_s * (t1 - t0)
     cx, cy = cone(f, horizon)
     limit_x = [float(x[0]) if len(x) else t0, t0 + horizon]
-    data = [
+    data: list[dict[str, Any]] = [
         dict(type="scatter", x=iso(cx), y=cy, fill="toself", mode="lines", line=dict(width=0),
              fillcolor=rgba(colour, 0.18), name="90 % range", hoverinfo="skip"),
         dict(type="scatter", x=iso(x), y=y_values(y), mode="lines", name="history",
@@ -112,14 +113,14 @@ def capacity_figure(history: pd.Series, f: CapacityForecast, theme: str = "light
              name=f"limit {format_value(f.limit, f.unit)}",
              line=dict(color=status_colour("down", theme), width=1.5, dash="dash")),
     ]
-    layout = go.Layout(
+    layout = dict(
         template=template(theme), title=dict(text=f"{f.service} {f.label}: {f.text}",
                                              font=dict(size=14)),
         xaxis=dict(type="date", title=dict(text="time (UTC)")),
         yaxis=dict(title=dict(text=f.unit or f.label)), hovermode="x unified",
         legend=dict(orientation="h", y=-0.2), margin=dict(t=60),
     )
-    return go.Figure(data=data, layout=layout)
+    return figure(data, layout)
 
 
 def describe_forecast(f: CapacityForecast) -> str:

@@ -11,10 +11,12 @@ A service with active alerts gets a ring around its node and "🔔 n alerts" in 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
 from tamma_dash.config import ServiceConfig
+from tamma_dash.ui.plotfig import figure
 from tamma_dash.ui.theme import STATUS_SYMBOLS, palette, status_colour, status_icon, template
 
 FAILING = ("down", "degraded")
@@ -113,14 +115,14 @@ def _hover(
 def _node_trace(
     group: list[ServiceConfig], word: str, at_risk: bool, pos: Mapping[str, tuple[float, float]],
     hovers: Mapping[str, str], theme: str, alerts: Mapping[str, int],
-) -> go.Scatter:
+) -> dict[str, Any]:
     p = palette(theme)
     colour = status_colour(word, theme)
     outline = (dict(color=status_colour("degraded", theme), width=AT_RISK_LINE) if at_risk
                else dict(color=p.background, width=1.5))
     suffix = " (at risk)" if at_risk else ""
-    return go.Scatter(
-        x=[pos[s.name][0] for s in group], y=[pos[s.name][1] for s in group],
+    return dict(
+        type="scatter", x=[pos[s.name][0] for s in group], y=[pos[s.name][1] for s in group],
         mode="markers+text", textposition="bottom center", cliponaxis=False,
         text=[f"{status_icon(word)} {s.name}{suffix}"
               + (f" · {_alert_label(alerts[s.name])}" if alerts.get(s.name) else "")
@@ -138,10 +140,10 @@ def _node_trace(
 def _alert_ring(
     names: list[str], pos: Mapping[str, tuple[float, float]], alerts: Mapping[str, int],
     theme: str,
-) -> go.Scatter:
+) -> dict[str, Any]:
     """An open ring around every node with active alerts (the label says it in words too)."""
-    return go.Scatter(
-        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers",
+    return dict(
+        type="scatter", x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers",
         marker=dict(symbol="circle-open", size=ALERT_RING_SIZE,
                     color=status_colour("down", theme), line=dict(width=3)),
         name="🔔 has active alerts", customdata=names,
@@ -200,7 +202,7 @@ def dependency_figure(
     n_layers = int(max((y for _, y in pos.values()), default=0)) + 1
     width = max((abs(x) for x, _ in pos.values()), default=0.0) + 0.75
     hidden = dict(visible=False, fixedrange=True, zeroline=False, showgrid=False)
-    return go.Figure(data=traces, layout=go.Layout(
+    return figure(traces, dict(
         template=template(theme), title=dict(text="Service dependencies"),
         annotations=_edges(services, pos, status, theme), showlegend=True,
         legend=dict(orientation="h", x=0, y=-0.02, yanchor="top"),

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from tamma_dash.ui.downsample import downsample_series, iso, to_epoch, y_values
 from tamma_dash.ui.export import figure_csv, figure_filename, graph_config
 from tamma_dash.ui.format import series_name
+from tamma_dash.ui.plotfig import figure
 from tamma_dash.ui.sparkline import describe_series, sparkline_figure
 from tamma_dash.ui.theme import palette, rgba, status_colour, template
 
@@ -137,7 +138,7 @@ def anomaly_traces(
 
 
 def _layout(title: str, unit: str, theme: str, uirevision: str,
-            x_range: tuple[float, float] | None) -> go.Layout:
+            x_range: tuple[float, float] | None) -> dict[str, Any]:
     p = palette(theme)
     xaxis: dict[str, object] = dict(
         type="date", title=dict(text="time (UTC)"), hoverformat="%Y-%m-%d %H:%M:%S UTC",
@@ -149,7 +150,7 @@ def _layout(title: str, unit: str, theme: str, uirevision: str,
     )
     if x_range is not None:
         xaxis["range"] = iso(list(x_range))
-    return go.Layout(
+    return dict(
         template=template(theme), title=dict(text=title, xref="paper"), uirevision=uirevision,
         hovermode="x unified", xaxis=xaxis, yaxis=dict(title=dict(text=unit or None)),
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
@@ -161,9 +162,12 @@ def time_series_figure(
     frame: pd.DataFrame, keys: Sequence[str], *, title: str, unit: str, theme: str = "light",
     max_points: int = 2000, x_range: tuple[float, float] | None = None,
     baseline: pd.DataFrame | None = None, anomalies: pd.DataFrame | None = None,
-    uirevision: str = "keep",
+    uirevision: str = "keep", extra: Sequence[Trace] = (),
 ) -> go.Figure:
-    """One line per key (bands beneath, anomaly markers on top), each at most ``max_points``."""
+    """One line per key (bands beneath, anomaly markers on top), each at most ``max_points``.
+
+    ``extra`` traces go last (overlays built elsewhere; see :func:`uses_webgl` for their type).
+    """
     p = palette(theme)
     colours = {key: p.series[i % len(p.series)] for i, key in enumerate(keys)}
     data: list[Trace] = []
@@ -175,7 +179,13 @@ def time_series_figure(
     if anomalies is not None:
         webgl = any(t["type"] == "scattergl" for t in series)
         data += anomaly_traces(frame, anomalies, keys, theme=theme, webgl=webgl)
-    return go.Figure(data=data, layout=_layout(title, unit, theme, uirevision, x_range))
+    return figure([*data, *extra], _layout(title, unit, theme, uirevision, x_range))
+
+
+def uses_webgl(frame: pd.DataFrame, max_points: int) -> bool:
+    """Whether :func:`series_trace` draws this frame's series with WebGL (then overlays must
+    be WebGL too: a WebGL canvas covers every SVG trace)."""
+    return min(len(frame.index), max_points) > GL_THRESHOLD
 
 
 def resample_for_range(

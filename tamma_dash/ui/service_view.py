@@ -31,6 +31,7 @@ from tamma_dash.ui.figures import (
     graph_config,
     resample_for_range,
     time_series_figure,
+    uses_webgl,
 )
 from tamma_dash.ui.format import series_name
 from tamma_dash.ui.live import SLACK_ROWS as SLACK_ROWS  # moved to ui/live.py
@@ -179,12 +180,12 @@ def chart_figure(frame: pd.DataFrame, chart: Chart, plan: Plan, theme: str,
                  overlays: Overlays = analytics_overlays) -> go.Figure:
     """One chart's figure: bands and anomalies from ``overlays``, the alert moment marked."""
     baseline, anomalies = overlays(chart.keys, plan.start, plan.end)
+    webgl = uses_webgl(frame, plan.max_points)
+    extra = overlay_traces(frame, chart.keys, baseline, anomalies, theme, webgl=webgl)
     fig = time_series_figure(frame, chart.keys, title=chart.title, unit=chart.unit, theme=theme,
                              max_points=plan.max_points, x_range=plan.x_range,
-                             uirevision=f"{chart.group}")
-    webgl = any(t.type == "scattergl" for t in fig.data)  # after the series: patches by index
-    fig.add_traces(overlay_traces(frame, chart.keys, baseline, anomalies, theme, webgl=webgl))
-    fig.update_layout(meta={"unit": chart.unit, "filename": chart_filename(chart, plan)})
+                             uirevision=f"{chart.group}", extra=extra)  # after the series
+    fig.layout.meta = {"unit": chart.unit, "filename": chart_filename(chart, plan)}
     if plan.marker is not None:
         mark_moment(fig, plan.marker, theme)
     return fig

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from tamma_dash.ui.downsample import downsample_series, iso, y_values
 from tamma_dash.ui.format import format_range, format_value
+from tamma_dash.ui.plotfig import figure
 from tamma_dash.ui.theme import status_colour, template
 
 TREND_SHARE = 0.25  # last-third mean must move this share of the range to count as a trend
@@ -26,12 +27,12 @@ def sparkline_figure(
     """
     x, y = downsample_series(np.asarray(ts, float), np.asarray(values, float), max_points)
     colour = status_colour(status, theme)
-    trace = go.Scatter(x=iso(x), y=y_values(y), mode="lines", connectgaps=False,
-                       line=dict(color=colour, width=2), hovertemplate="%{y:,.4~g}<extra></extra>")
+    trace = dict(type="scatter", x=iso(x), y=y_values(y), mode="lines", connectgaps=False,
+                 line=dict(color=colour, width=2), hovertemplate="%{y:,.4~g}<extra></extra>")
     hidden = dict(visible=False, fixedrange=True)
-    return go.Figure(data=[trace], layout=go.Layout(
+    return figure([trace], dict(
         template=template(theme), height=SPARK_HEIGHT_PX, margin=dict(l=0, r=0, t=0, b=0),
-        xaxis=hidden, yaxis=hidden, showlegend=False, hovermode="x",
+        xaxis=hidden, yaxis=dict(hidden), showlegend=False, hovermode="x",
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
     ))
 

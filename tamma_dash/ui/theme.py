@@ -8,10 +8,10 @@ alone: each status also has an icon and a marker symbol.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Literal
-
-import plotly.graph_objects as go
+from functools import lru_cache
+from typing import Any, Literal
 
 Theme = Literal["light", "dark"]
 THEMES: tuple[Theme, ...] = ("light", "dark")
@@ -99,17 +99,23 @@ def rgba(colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha:g})"
 
 
-def template(theme: str) -> go.layout.Template:
-    """A plotly template for ``theme``: background, fonts, grid, colourway, hover labels."""
+def template(theme: str) -> dict[str, Any]:
+    """A plotly template for ``theme`` as a plain dict: background, fonts, grid, colourway, hover
+    labels. Built once per theme; each call returns a copy, so a caller may change it."""
+    return copy.deepcopy(_template(theme))
+
+
+@lru_cache(maxsize=4)
+def _template(theme: str) -> dict[str, Any]:
     p = palette(theme)
     axis = dict(gridcolor=p.grid, linecolor=p.muted, zerolinecolor=p.grid, tickcolor=p.muted,
                 tickfont=dict(color=p.muted), title=dict(font=dict(color=p.muted)),
                 automargin=True)
-    return go.layout.Template(layout=dict(
+    return dict(layout=dict(
         paper_bgcolor=p.background, plot_bgcolor=p.background, colorway=list(p.series),
         font=dict(family=FONT_FAMILY, color=p.text, size=13),
         title=dict(font=dict(color=p.text, size=15), x=0, xanchor="left"),
-        xaxis=axis, yaxis=axis,
+        xaxis=axis, yaxis=dict(axis),
         legend=dict(font=dict(color=p.text), bgcolor="rgba(0,0,0,0)"),
         hoverlabel=dict(bgcolor=p.background, bordercolor=p.muted, font=dict(color=p.text)),
         margin=dict(l=56, r=16, t=48, b=40),

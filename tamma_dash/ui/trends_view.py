@@ -23,6 +23,7 @@ from tamma_dash.ui.downsample import downsample_series, iso, y_values
 from tamma_dash.ui.figures import hover_value, series_trace
 from tamma_dash.ui.format import metric_unit, series_name
 from tamma_dash.ui.live import extend_patch
+from tamma_dash.ui.plotfig import figure
 from tamma_dash.ui.theme import palette, template
 from tamma_dash.ui.timerange import PRESETS, TimeRange, parse_range, with_query
 
@@ -176,7 +177,7 @@ def trends_figure(frames: Frames, state: TrendsState, *, theme: str = "light",
             "scales": {k: list(v) for k, v in (scale or {}).items()}}
     if stack:
         return _stack(groups, state, theme, title, meta)
-    fig = go.Figure(layout=_base_layout(theme, title))
+    fig = figure((), _base_layout(theme, title))
     for key, group in zip(state.series, groups, strict=True):
         on_second = len(units) == 2 and unit_of(key) == units[1]
         for trace in group:
