@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -22,6 +23,7 @@ from tamma_dash.ui.figures import (
     sparkline_figure,
     time_series_figure,
 )
+from tamma_dash.ui.sparkline import SPARK_POINTS, SPARK_SLACK, sparkline_update
 from tamma_dash.ui.theme import (
     PALETTES,
     STATUS_ICONS,
@@ -31,6 +33,7 @@ from tamma_dash.ui.theme import (
     status_colour,
     template,
 )
+from tests.test_ui_service_view import apply_patch
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 API = "api/response_time_p95_ms"
@@ -241,6 +244,52 @@ def test_sparkline_is_a_bare_line_in_the_status_colour() -> None:
     assert fig.data[0].line.color == PALETTES["dark"].status["degraded"]
     assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
     assert fig.layout.showlegend is False and fig.layout.height == 48
+
+
+def _spark_doc(fig: Any) -> dict[str, Any]:
+    return json.loads(fig.to_json())
+
+
+def test_sparkline_update_appends_by_index_and_scrolls_the_window() -> None:
+    ts, v = T0 + 5.0 * np.arange(1000), np.sin(np.arange(1000) / 30.0)
+    start = ts <= ts[719]
+    fig = sparkline_figure(ts[start], v[start], status="healthy", theme="light",
+                           window=(ts[719] - 3600, ts[719]))
+    n = len(fig.data[0].x)
+    assert SPARK_POINTS - 5 <= n <= SPARK_POINTS  # an hour of 5 s rows, downsampled
+    doc = _spark_doc(fig)
+    patch, n2 = sparkline_update(n, ts[718:722], v[718:722], last_ts=ts[719], window_s=3600,
+                                 status="healthy", theme="light")
+    assert patch is not None and n2 == n + 2
+    once = apply_patch(doc, patch)
+    assert once["data"][0]["x"][-2:] == iso(ts[720:722])
+    assert once["data"][0]["y"][-2:] == pytest.approx(list(v[720:722]))
+    assert once["layout"]["xaxis"]["range"] == iso([ts[721] - 3600, ts[721]])
+    assert apply_patch(once, patch) == once  # applied twice (a stale store): the same figure
+    assert sparkline_update(n2, ts[718:722], v[718:722], last_ts=ts[721], window_s=3600,
+                            status="healthy", theme="light") == (None, n2)
+
+
+def test_sparkline_update_recolours_on_a_status_change_and_rebuilds_when_full() -> None:
+    ts, v = T0 + 5.0 * np.arange(1000), np.arange(1000.0)
+    patch, n = sparkline_update(130, ts[:5], v[:5], last_ts=ts[-1], window_s=3600,
+                                status="down", theme="dark", recolour=True)
+    doc = apply_patch({"data": [{"x": [], "y": [], "line": {"color": "#000000"}}]}, patch)
+    assert doc["data"][0]["line"]["color"] == PALETTES["dark"].status["down"] and n == 130
+    asked: list[bool] = []
+
+    def window() -> tuple[np.ndarray, np.ndarray]:
+        asked.append(True)
+        return ts, v
+
+    rebuilt, n = sparkline_update(SPARK_POINTS + SPARK_SLACK, ts[900:902], v[900:902],
+                                  last_ts=ts[900], window_s=3600, status="down", theme="dark",
+                                  window_rows=window)
+    assert asked and isinstance(rebuilt, go.Figure)
+    assert SPARK_POINTS - 5 <= n <= SPARK_POINTS
+    assert rebuilt.data[0].x[-1] == iso([ts[901]])[0]  # the window ends at the newest row
+    assert rebuilt.data[0].x[0] >= iso([ts[901] - 3600])[0]
+    assert rebuilt.data[0].line.color == PALETTES["dark"].status["down"]
 
 
 def test_describe_series_reads_like_a_sentence() -> None:

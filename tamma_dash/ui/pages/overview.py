@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import dash
@@ -14,17 +16,18 @@ from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.alerts_view import alert_counts, marker_text
 from tamma_dash.ui.analytics_view import fleet_hint
 from tamma_dash.ui.depmap import dependency_figure
-from tamma_dash.ui.live import extend_patch
+from tamma_dash.ui.live import CARD_FIELDS
 from tamma_dash.ui.overview_view import (
     alerts_panel,
     card_class,
     kpi_row,
+    kpis,
     service_card,
     spark_key,
     spark_label,
     status_cards,
 )
-from tamma_dash.ui.sparkline import describe_series, sparkline_figure
+from tamma_dash.ui.sparkline import describe_series, sparkline_figure, sparkline_update
 
 SPARK_WINDOW_S = 3600.0
 
@@ -33,6 +36,7 @@ def layout(**_: Any) -> Any:
     doc = context.snapshot()
     theme = "light"
     now = context.now()
+    sparks = sparklines(doc, now, theme)
     return html.Div([
         html.H1("System health", className="h4 mb-3"),
         html.Div(fleet_hint(context.runtime()), id="root-cause-hint"),
@@ -40,7 +44,7 @@ def layout(**_: Any) -> Any:
         dbc.Row([
             dbc.Col(html.Section([
                 html.H2("Services", className="h5 mt-4"),
-                dbc.Row(status_cards(doc, spark_components(sparklines(doc, now, theme))),
+                dbc.Row(status_cards(doc, spark_components(sparks)),
                         className="g-3", id="status-grid"),
             ], **aria("Service status")), xs=12, xl=8),
             dbc.Col([
@@ -59,7 +63,8 @@ def layout(**_: Any) -> Any:
                 ], **aria("Dependency map")),
             ], xs=12, xl=4),
         ]),
-        dcc.Store(id="overview-last", data={"ts": now, "statuses": map_state(doc)}),
+        dcc.Store(id="overview-last", data=last_state(doc, now, sparks)),
+        dcc.Store(id="cards-last", data=card_digests(doc)),
     ])
 
 
@@ -92,19 +97,27 @@ def depmap_text(doc: dict[str, Any]) -> str:
 
 
 def sparklines(doc: dict[str, Any], now: float, theme: str) -> dict[str, tuple[str, Any]]:
-    """Per service: a text alternative and a sparkline figure of the last hour."""
+    """Per service: a text alternative and a sparkline figure of the last hour (downsampled)."""
     keys = [spark_key(name, s["kind"]) for name, s in doc["services"].items()]
     frame = context.frame(keys, now - SPARK_WINDOW_S, now)
+    ts = frame.index.to_numpy(dtype=np.float64)
+    end = float(ts[-1]) if len(ts) else now
     out = {}
     for (name, svc), key in zip(doc["services"].items(), keys, strict=True):
-        values = frame[key].to_numpy() if key in frame else np.array([])
-        ts = frame.index.to_numpy(dtype=np.float64)
+        values = frame[key].to_numpy(dtype=np.float64) if key in frame else np.full(len(ts), np.nan)
         what, unit = spark_label(svc["kind"])
         label = describe_series(f"{name} {what}", values, unit)
         fig = sparkline_figure(ts, values, status=svc["status"], theme=theme,
-                               max_points=len(ts) + 1)
+                               window=(end - SPARK_WINDOW_S, end))
         out[name] = (label, fig)
     return out
+
+
+def last_state(doc: dict[str, Any], now: float, sparks: dict[str, tuple[str, Any]],
+               ) -> dict[str, Any]:
+    """What the next tick's update starts from: newest row, map state, points per sparkline."""
+    return {"ts": now, "statuses": map_state(doc),
+            "n": {name: len(fig.data[0].x) for name, (_, fig) in sparks.items()}}
 
 
 def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
@@ -118,19 +131,46 @@ def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
 @dash.callback(
     Output("kpis", "children"), Output({"type": "card-body", "service": ALL}, "children"),
     Output({"type": "card", "service": ALL}, "className"), Output("alerts-panel", "children"),
+    Output("cards-last", "data"),
     Input("tick", "data"), State({"type": "card-body", "service": ALL}, "id"),
-    prevent_initial_call=True,
+    State("cards-last", "data"), prevent_initial_call=True,
 )
-def refresh_cards(_: Any, ids: list[dict[str, str]]) -> tuple[Any, list[Any], list[Any], Any]:
-    """KPIs, card texts, card status classes and alerts from the newest snapshot (a few kB)."""
+def refresh_cards(_: Any, ids: list[dict[str, str]], last: dict[str, Any] | None,
+                  ) -> tuple[Any, list[Any], list[Any], Any, Any]:
+    """KPIs, card texts, card status classes and alerts: only what changed since ``last``."""
     doc = context.snapshot()
     services = doc["services"]
     by_service = alert_counts(doc.get("alerts", []))
+    seen, now = last or {}, card_digests(doc)
+    cards = seen.get("cards", {})
+
+    def changed(name: str) -> bool:
+        return name in services and cards.get(name) != now["cards"][name]
+
     bodies = [service_card(i["service"], services[i["service"]], by_service.get(i["service"], ()))
-              if i["service"] in services else dash.no_update for i in ids]
-    classes = [card_class(services[i["service"]]["status"]) if i["service"] in services
+              if changed(i["service"]) else dash.no_update for i in ids]
+    classes = [card_class(services[i["service"]]["status"]) if changed(i["service"])
                else dash.no_update for i in ids]
-    return kpi_row(doc), bodies, classes, alerts_panel(doc.get("alerts", []))
+    kpis = kpi_row(doc) if seen.get("kpis") != now["kpis"] else dash.no_update
+    panel = (alerts_panel(doc.get("alerts", [])) if seen.get("alerts") != now["alerts"]
+             else dash.no_update)
+    return kpis, bodies, classes, panel, now if now != seen else dash.no_update
+
+
+def card_digests(doc: dict[str, Any]) -> dict[str, Any]:
+    """Short digests of what the KPIs, each card and the alerts panel show (kept in a Store)."""
+    alerts = alert_counts(doc.get("alerts", []))
+    shown = [{k: a.get(k) for k in ("id", "service", "state", "severity", "summary", "name",
+                                     "startsAtTs")} for a in doc.get("alerts", [])]
+    return {"kpis": _digest(kpis(doc)), "alerts": _digest(shown),
+            "cards": {name: _digest([[svc.get(f) for f in CARD_FIELDS],
+                                     [a.get("id") for a in alerts.get(name, ())]])
+                      for name, svc in doc["services"].items()}}
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 @dash.callback(
@@ -149,21 +189,51 @@ def refresh_figures(_: Any, theme: str, ids: list[dict[str, str]],
         sparks = sparklines(doc, now, theme)
         figs = [sparks[i["service"]][1] if i["service"] in sparks else dash.no_update
                 for i in ids]
-        return figs, depmap(doc, theme), depmap_text(doc), {"ts": now, "statuses": map_state(doc)}
-    kinds = {name: s["kind"] for name, s in doc["services"].items()}
-    keys = [spark_key(i["service"], kinds.get(i["service"], "")) for i in ids]
-    frame = context.frame(keys, float(last["ts"]) - 1.0, now)
-    patches: list[Any] = []
-    new_ts = float(last["ts"])
-    for key in keys:
-        patch, ts = extend_patch([key], frame[[key]] if key in frame else frame.iloc[:, :0],
-                                 last_ts=float(last["ts"]), window_s=SPARK_WINDOW_S)
-        patches.append(patch if patch is not None else dash.no_update)
-        new_ts = max(new_ts, ts)
+        return figs, depmap(doc, theme), depmap_text(doc), last_state(doc, now, sparks)
+    return tick_updates(doc, now, theme, [i["service"] for i in ids], last)
+
+
+def tick_updates(doc: dict[str, Any], now: float, theme: str, names: list[str],
+                 last: dict[str, Any]) -> tuple[list[Any], Any, Any, dict[str, Any]]:
+    """Per sparkline (in ``names`` order) its patch, rebuilt figure or no_update; the map and
+    its text when a status or alert count changed; the next state."""
+    services = doc["services"]
+    keys = {n: spark_key(n, services[n]["kind"]) for n in names if n in services}
+    last_ts = float(last["ts"])
+    frame = context.frame(list(keys.values()), last_ts - 1.0, now)
+    ts = frame.index.to_numpy(dtype=np.float64)
+    before = (last.get("statuses") or {}).get("status", {})
+    counts = dict(last.get("n") or {})
+    updates: list[Any] = []
+    hour: list[Any] = []  # the window's frame, read once if any sparkline is rebuilt
+    for name in names:
+        if name not in keys:
+            updates.append(dash.no_update)
+            continue
+        key = keys[name]
+
+        def window(key: str = key) -> tuple[np.ndarray, np.ndarray]:
+            if not hour:
+                hour.append(context.frame(list(keys.values()), now - SPARK_WINDOW_S - 60.0, now))
+            return hour[0].index.to_numpy(dtype=np.float64), _values(hour[0], key)
+
+        update, counts[name] = sparkline_update(
+            counts.get(name), ts, _values(frame, key), last_ts=last_ts,
+            window_s=SPARK_WINDOW_S, status=services[name]["status"], theme=theme,
+            recolour=before.get(name) != services[name]["status"], window_rows=window)
+        updates.append(dash.no_update if update is None else update)
+    new_ts = float(ts.max()) if len(ts) and ts.max() > last_ts else last_ts
     current = map_state(doc)
+    state = {"ts": new_ts, "statuses": current, "n": counts}
     if current == last.get("statuses"):
-        return patches, dash.no_update, dash.no_update, {"ts": new_ts, "statuses": current}
-    return patches, depmap(doc, theme), depmap_text(doc), {"ts": new_ts, "statuses": current}
+        return updates, dash.no_update, dash.no_update, state
+    return updates, depmap(doc, theme), depmap_text(doc), state
+
+
+def _values(frame: Any, key: str) -> np.ndarray:
+    if key in frame:
+        return np.asarray(frame[key].to_numpy(dtype=np.float64))
+    return np.full(len(frame.index), np.nan)
 
 
 @dash.callback(Output("root-cause-hint", "children"), Input("tick", "data"),
