@@ -297,3 +297,15 @@ def test_new_or_reordered_services_replace_every_card(old: dict[str, Any] | None
     assert patch is not None
     got = apply_patch(["stale"], patch)
     assert [c["props"]["children"] for c in got] == ["worker: healthy", "api: degraded"]
+
+
+def test_same_as_shown_compares_components_with_the_pages_json() -> None:
+    from dash import html
+
+    from tamma_dash.ui.live import same_as_shown
+
+    shown = json.loads(json.dumps(html.Div(["a", html.B("b")], className="x"),
+                                  cls=plotly.utils.PlotlyJSONEncoder))
+    assert same_as_shown(html.Div(["a", html.B("b")], className="x"), shown)
+    assert not same_as_shown(html.Div(["a", html.B("c")], className="x"), shown)
+    assert same_as_shown(None, None) and not same_as_shown(None, shown)

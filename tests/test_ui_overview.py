@@ -58,7 +58,8 @@ def test_sparklines_start_downsampled_and_patches_bring_each_new_tick(page: Any)
         assert 1 <= len(fig["data"][0]["x"]) <= SPARK_POINTS
         assert state["n"][name] == len(fig["data"][0]["x"])
     first = state["ts"]
-    wait_for(lambda: context.now() > first + 0.4, timeout=30)
+    store = context.runtime().store
+    wait_for(lambda: (store.stats().newest_ts or 0.0) > first, timeout=60)
     doc, now = context.snapshot(), context.now()
     names = list(sparks)
     updates, _, _, new_state = page.tick_updates(doc, now, "light", names, state)
@@ -95,3 +96,24 @@ def test_cards_are_sent_only_when_what_they_show_changed(page: Any) -> None:
     changed = dict(digests, cards=dict(digests["cards"], api="stale"))
     one = page.refresh_cards(None, [{"type": "card-body", "service": "api"}], changed)
     assert one[1][0] is not dash.no_update and "api" in json.dumps(wire(one[1][0]))
+
+
+def test_badge_and_hint_answer_no_update_when_the_page_already_shows_them(page: Any) -> None:
+    from dash import html
+
+    from tamma_dash.ui import app, context
+    from tamma_dash.ui.live import same_as_shown
+
+    def same_tick() -> Any:
+        stamp = context.snapshot()["timestamp"]
+        first = app._badge(None, None, False, None)
+        again = app._badge(None, None, False, wire(first[0]))
+        return (first, again) if context.snapshot()["timestamp"] == stamp else None
+
+    first, again = wait_for(same_tick, timeout=30, every=0.01)
+    assert first[0] is not dash.no_update and "alert" in json.dumps(wire(first[0]))
+    assert again[0] is dash.no_update
+    shown = wire(page.fleet_hint(context.runtime()))
+    assert page.refresh_hint(None, shown) is dash.no_update
+    other = wire(html.P("an older hint"))
+    assert same_as_shown(page.refresh_hint(None, other), shown)  # changed: the new one is sent

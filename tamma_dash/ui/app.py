@@ -15,6 +15,7 @@ from tamma_dash.api import routes
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.alerts_view import announce, toast_body, toast_header
+from tamma_dash.ui.live import same_as_shown
 from tamma_dash.ui.theme import status_icon
 from tamma_dash.ui.timerange import DEFAULT, PRESETS, query_dict, with_query
 
@@ -162,15 +163,18 @@ def badge_content(alerts: list[dict[str, Any]]) -> Any:
 @dash.callback(Output("alert-badge", "children"), Output("alert-toast", "is_open"),
                Output("alert-toast", "header"), Output("alert-toast", "children"),
                Output("alerts-seen", "data"), Input("tick", "data"), State("alerts-seen", "data"),
-               State("alert-toast", "is_open"), prevent_initial_call=True)
-def _badge(_: Any, memo: Any, toast_open: bool | None) -> tuple[Any, ...]:
-    """The badge every tick; a toast only for alerts that started firing since last seen."""
+               State("alert-toast", "is_open"), State("alert-badge", "children"),
+               prevent_initial_call=True)
+def _badge(_: Any, memo: Any, toast_open: bool | None, badge: Any = None) -> tuple[Any, ...]:
+    """The badge when it changed; a toast only for alerts that started firing since last seen."""
     alerts = context.snapshot().get("alerts", [])
     shown, new_memo = announce(alerts, memo, bool(toast_open))
+    content = badge_content(alerts)
+    content = dash.no_update if same_as_shown(content, badge) else content
     if shown is None:
-        return badge_content(alerts), dash.no_update, dash.no_update, dash.no_update, (
+        return content, dash.no_update, dash.no_update, dash.no_update, (
             new_memo if new_memo != memo else dash.no_update)
-    return badge_content(alerts), True, toast_header(shown), toast_body(shown), new_memo
+    return content, True, toast_header(shown), toast_body(shown), new_memo
 
 
 @dash.callback(

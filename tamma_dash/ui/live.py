@@ -18,6 +18,7 @@ Rolling-window contract: a live figure holds, per series trace, one point per fr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch
+from plotly.utils import PlotlyJSONEncoder
 
 from tamma_dash.ui.downsample import iso, to_epoch, y_values
 
@@ -188,6 +190,12 @@ def relayout_range(
     if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
         return to_epoch(relayout["xaxis.range[0]"]), to_epoch(relayout["xaxis.range[1]"])
     return None
+
+
+def same_as_shown(new: Any, shown: Any) -> bool:
+    """Whether components (or any JSON) equal what the page shows (a callback's State of the
+    same property): then the callback answers ``no_update`` and the tick costs no bytes."""
+    return bool(json.loads(json.dumps(new, cls=PlotlyJSONEncoder)) == shown)
 
 
 def changed_cards(

@@ -16,7 +16,7 @@ from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.alerts_view import alert_counts, marker_text
 from tamma_dash.ui.analytics_view import fleet_hint
 from tamma_dash.ui.depmap import dependency_figure
-from tamma_dash.ui.live import CARD_FIELDS
+from tamma_dash.ui.live import CARD_FIELDS, same_as_shown
 from tamma_dash.ui.overview_view import (
     alerts_panel,
     card_class,
@@ -237,10 +237,11 @@ def _values(frame: Any, key: str) -> np.ndarray:
 
 
 @dash.callback(Output("root-cause-hint", "children"), Input("tick", "data"),
-               prevent_initial_call=True)
-def refresh_hint(_: Any) -> Any:
+               State("root-cause-hint", "children"), prevent_initial_call=True)
+def refresh_hint(_: Any, shown: Any = None) -> Any:
     """The root-cause hint from the analytics, when several services are unusual."""
-    return fleet_hint(context.runtime())
+    hint = fleet_hint(context.runtime())
+    return dash.no_update if same_as_shown(hint, shown) else hint
 
 
 @dash.callback(
