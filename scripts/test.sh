@@ -31,9 +31,10 @@ python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 ruff check tamma_dash tests bench app.py
 mypy
-# Browser tests each run in a fresh process: the app's page callbacks and the per-tick cache are
-# process-wide, and a browser file run after dozens of other modules' runtimes has failed where
-# the same file alone passes (see the session note). Everything else runs first, together.
+# Browser tests each run in a fresh process, so one browser file's leftovers (a hung Chromium,
+# threads of its live product) cannot slow or break the next. (They once failed when run after
+# other modules: Dash moved its global callback lists into the first app of the process; fixed in
+# ui/app.py `_give_callbacks`, tested in tests/test_ui_app.py.) Everything else runs first.
 python -m pytest -q --headless --ignore-glob='tests/test_browser_*.py' "$@"
 for f in tests/test_browser_*.py; do
   python -m pytest -q --headless "$f" "$@"
