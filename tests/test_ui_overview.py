@@ -86,7 +86,7 @@ def test_cards_are_sent_only_when_what_they_show_changed(page: Any) -> None:
         return (full, quiet) if context.snapshot()["timestamp"] == stamp else None
 
     full, quiet = wait_for(same_tick, timeout=30, every=0.01)
-    kpis, bodies, classes, panel, digests = full
+    kpis, bodies, classes, panel, digests, _hint = full
     assert kpis is not dash.no_update and panel is not dash.no_update
     assert all(b is not dash.no_update for b in bodies)
     assert all(c.startswith("card h-100 status-card status-") for c in classes)

@@ -131,13 +131,15 @@ def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
 @dash.callback(
     Output("kpis", "children"), Output({"type": "card-body", "service": ALL}, "children"),
     Output({"type": "card", "service": ALL}, "className"), Output("alerts-panel", "children"),
-    Output("cards-last", "data"),
+    Output("cards-last", "data"), Output("root-cause-hint", "children"),
     Input("tick", "data"), State({"type": "card-body", "service": ALL}, "id"),
-    State("cards-last", "data"), prevent_initial_call=True,
+    State("cards-last", "data"), State("root-cause-hint", "children"),
+    prevent_initial_call=True,
 )
 def refresh_cards(_: Any, ids: list[dict[str, str]], last: dict[str, Any] | None,
-                  ) -> tuple[Any, list[Any], list[Any], Any, Any]:
-    """KPIs, card texts, card status classes and alerts: only what changed since ``last``."""
+                  hint: Any = None) -> tuple[Any, list[Any], list[Any], Any, Any, Any]:
+    """KPIs, card texts, card status classes, alerts and the root-cause hint: only what changed
+    since ``last`` (one request per tick for all of them)."""
     doc = context.snapshot()
     services = doc["services"]
     by_service = alert_counts(doc.get("alerts", []))
@@ -154,7 +156,8 @@ def refresh_cards(_: Any, ids: list[dict[str, str]], last: dict[str, Any] | None
     kpis = kpi_row(doc) if seen.get("kpis") != now["kpis"] else dash.no_update
     panel = (alerts_panel(doc.get("alerts", [])) if seen.get("alerts") != now["alerts"]
              else dash.no_update)
-    return kpis, bodies, classes, panel, now if now != seen else dash.no_update
+    return (kpis, bodies, classes, panel, now if now != seen else dash.no_update,
+            refresh_hint(None, hint))
 
 
 def card_digests(doc: dict[str, Any]) -> dict[str, Any]:
@@ -236,8 +239,6 @@ def _values(frame: Any, key: str) -> np.ndarray:
     return np.full(len(frame.index), np.nan)
 
 
-@dash.callback(Output("root-cause-hint", "children"), Input("tick", "data"),
-               State("root-cause-hint", "children"), prevent_initial_call=True)
 def refresh_hint(_: Any, shown: Any = None) -> Any:
     """The root-cause hint from the analytics, when several services are unusual."""
     hint = fleet_hint(context.runtime())
