@@ -7,11 +7,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from tamma_dash.collectors.promrates import MetricsInterpreter
+from tamma_dash.collectors.promrates import histogram_quantile as collector_quantile
+from tamma_dash.demo import model_observed as observed
 from tamma_dash.demo import noise
 from tamma_dash.demo.context import FleetState, quantiles_ms
 from tamma_dash.demo.faults import FaultBook
 from tamma_dash.demo.model import FleetModel
-from tamma_dash.demo.topology import SERVICE_NAMES, spec
+from tamma_dash.demo.model_observed import scraped_columns
+from tamma_dash.demo.servers import DemoFleet
+from tamma_dash.demo.topology import FLEET_NAMES, SERVICE_NAMES, spec
+from tamma_dash.models import series_key
 
 WED = datetime(2026, 5, 20, tzinfo=UTC).timestamp()  # a Wednesday, 00:00 UTC
 SAT = datetime(2026, 5, 23, tzinfo=UTC).timestamp()
@@ -233,3 +239,52 @@ def test_rate_limit_remaining_falls_within_a_window_and_resets() -> None:
     assert np.all(np.diff(first) <= 0) and first[-1] < first[0]
     assert second[0] == 2000.0 and second[0] > first[-1]
     np.testing.assert_allclose(gl["rl_reset_s"][:60], 60.0 - np.arange(60.0))
+
+
+def test_backfilled_rates_and_quantiles_are_what_the_collector_derives_from_scrapes() -> None:
+    iv = 1.0
+    ts = PEAK + iv * np.arange(40)
+    want = scraped_columns(FleetModel(42, iv).state(ts), iv)
+    clock = FakeClock(float(ts[0]))
+    got: dict[str, dict[float, float]] = {}
+    with DemoFleet(seed=42, interval_s=iv, clock=clock) as fleet:
+        readers = {name: MetricsInterpreter(name) for name in FLEET_NAMES}
+        for t in ts:
+            clock.now = float(t) + 0.3  # a scrape lands inside its tick
+            for name, reader in readers.items():
+                (_, _, body), _ = fleet.respond(name, "/metrics")
+                for sample in reader.interpret(float(t), body.decode()):
+                    got.setdefault(series_key(name, sample.metric), {})[float(t)] = sample.value
+    compared = 0
+    for key, column in want.items():
+        for t, value in zip(ts, column, strict=True):
+            live = got.get(key, {}).get(float(t))
+            if np.isnan(value):  # the first scrape, or no task finished: no sample at all
+                assert live is None, (key, t, live)
+            else:
+                assert live == pytest.approx(value, rel=1e-9, abs=1e-9), (key, t)
+                compared += 1
+    assert {"worker-2/tamma_task_duration_p95_ms", "api/error_rate",
+            "database/db_query_p99_ms", "orchestrator/tamma_tasks_failed_rate"} <= set(want)
+    assert compared > 0.8 * 39 * len(want) - 3 * 39  # task quantiles skip idle ticks
+
+
+def test_vectorised_histogram_quantile_matches_the_collector() -> None:
+    rng = np.random.default_rng(3)
+    bounds = (0.25, 0.5, 1.0, 2.0, 4.0)
+    labels = [f"{b:g}" for b in bounds] + ["+Inf"]
+    counts = np.cumsum(rng.integers(0, 3, size=(500, 6)) * (rng.random((500, 6)) < 0.5), axis=1)
+    for q in (0.5, 0.95, 0.99):
+        mine = observed.histogram_quantile(q, counts[:, :-1], counts[:, -1], bounds)
+        for row, value in zip(counts, mine, strict=True):
+            buckets = {le: float(c) for le, c in zip(labels, row, strict=True)}
+            theirs = collector_quantile(q, buckets)
+            assert (theirs is None and np.isnan(value)) or theirs == pytest.approx(value)
+
+
+def test_success_rate_is_over_the_last_probes() -> None:
+    ok = np.array([True] * 3 + [False] + [True] * 60)
+    rate = observed.rolling_success(ok, window=60)
+    assert rate[:3].tolist() == [100.0, 100.0, 100.0]
+    assert rate[3] == 75.0 and rate[62] == pytest.approx(100 * 59 / 60)
+    assert rate[63] == 100.0  # the failure has left the window

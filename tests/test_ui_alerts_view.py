@@ -13,8 +13,10 @@ from dash import dcc, html
 from tamma_dash.alerts import AlertManager, AlertStore, ExternalAlert, Notifier
 from tamma_dash.alerts.dispatch import Route, RouteStep
 from tamma_dash.alerts.rules import StatusRule, ThresholdRule
+from tamma_dash.analytics.hints import RootCauseHint
 from tamma_dash.models import Severity
 from tamma_dash.store.base import Latest
+from tamma_dash.ui import alert_groups as ag
 from tamma_dash.ui import alerts_view as av
 from tamma_dash.ui.depmap import dependency_figure
 from tamma_dash.ui.overview_view import service_card
@@ -76,7 +78,7 @@ def test_symptoms_gather_under_the_down_dependency(am: AlertManager, clock: Fake
     step(am, clock, down=("database", "api", "dashboard"))
     step(am, clock, down=("database", "api", "dashboard"), cpu=95)
     clock.tick(60)
-    page = av.active_section(am.groups(), am.active(), clock.now)
+    page = ag.active_section(am.groups(), am.active(), clock.now)
     groups = [n for n in walk(page) if isinstance(n, html.Section)]
     assert [text(g.children[0]) for g in groups] == ["database: root cause"]
     symptoms = next(n for n in walk(page) if "alert-symptoms" in str(getattr(n, "className", "")))
@@ -84,7 +86,7 @@ def test_symptoms_gather_under_the_down_dependency(am: AlertManager, clock: Fake
     services = sorted(text(n) for n in walk(symptoms) if isinstance(n, dcc.Link))
     assert services == [f"api at {av.when(T0 + 5)}", f"api at {av.when(T0 + 10)}",
                         f"dashboard at {av.when(T0 + 5)}"]
-    cause = groups[0].children[1]
+    cause = next(c for c in groups[0].children if isinstance(c, html.Article))
     assert "‼ critical" in text(cause) and "● firing" in text(cause)
     assert "Since 1 m 05 s" in text(cause)  # fired at T0+5, now T0+70
 
@@ -262,3 +264,74 @@ def test_an_open_toast_keeps_what_it_announced_when_more_fire() -> None:
     shown, _ = av.announce(third, memo, toast_open=False)  # closed: only the newest
     assert [a["id"] for a in shown or []] == [8]
 
+
+
+def _hint(cause: str, affected: tuple[tuple[str, str], ...], problem: str = "pool exhausted",
+          since: float = T0 + 3) -> RootCauseHint:
+    return RootCauseHint(cause, problem, since, affected, ((cause, "first"),))
+
+
+def _group_hints(section: Any) -> dict[str, list[Any]]:
+    """Each group's title -> the hint lines it shows."""
+    return {text(g.children[0]): [n for n in walk(g) if "alert-group-hint" in
+                                  str(getattr(n, "className", ""))]
+            for g in walk(section) if isinstance(g, html.Section)}
+
+
+def test_a_group_shows_the_hint_that_concerns_it_linked_to_the_cause_at_its_onset(
+        am: AlertManager, clock: FakeClock) -> None:
+    step(am, clock, down=("api", "dashboard"))  # database has no alert: api is the root
+    hint = _hint("database", (("api", "down"), ("dashboard", "down")))
+    page = ag.active_section(am.groups(), am.active(), clock.now, hint)
+    shown = _group_hints(page)["api: root cause"]
+    assert len(shown) == 1
+    strings = [n for n in walk(shown[0]) if isinstance(n, str)]
+    assert strings == ["Analytics: ", "api down, dashboard down; likely cause: database pool "
+                       f"exhausted, since {av.when(T0 + 3)[11:19]}", " ",
+                       "Open database at that moment"]
+    assert links(shown[0]) == {"Open database at that moment": f"/service/database?t={T0 + 3:.0f}"}
+    assert len([n for n in walk(page) if "alert-group-hint" in str(getattr(n, "className", ""))]
+               ) == 1  # on the group only, not repeated above it
+    as_dict = ag.group_block(am.groups()[0], clock.now, hint.as_dict())  # the view's dict form
+    assert text(_group_hints(as_dict)["api: root cause"][0]) == text(shown[0])
+
+
+def test_a_group_does_not_show_an_unrelated_hint(am: AlertManager, clock: FakeClock) -> None:
+    step(am, clock, down=("database", "api"))
+    unrelated = _hint("openai", (("worker-1", "anomalous"),), problem="slow")
+    group = am.groups()[0]
+    assert group["root"] == "database"
+    assert _group_hints(ag.group_block(group, clock.now, unrelated)) == {
+        "database: root cause": []}
+    assert _group_hints(ag.group_block(group, clock.now, None)) == {"database: root cause": []}
+    page = ag.active_section(am.groups(), am.active(), clock.now, unrelated)
+    alone = [n for n in page.children if "alert-group-hint" in str(getattr(n, "className", ""))]
+    assert [links(n) for n in alone] == [  # said once above the groups, since none matches
+        {"Open openai at that moment": f"/service/openai?t={T0 + 3:.0f}"}]
+
+
+def test_a_hint_is_matched_by_a_symptom_service_too(am: AlertManager, clock: FakeClock) -> None:
+    step(am, clock, down=("database", "dashboard"))
+    hint = _hint("api", (("dashboard", "down"),), problem="slow")  # names a symptom only
+    shown = _group_hints(ag.group_block(am.groups()[0], clock.now, hint))
+    assert [len(v) for v in shown.values()] == [1]
+
+
+def test_hint_text_from_a_service_is_shown_as_text(am: AlertManager, clock: FakeClock) -> None:
+    step(am, clock, down=("database",))
+    hint = _hint("database", (("api", XSS),), problem=XSS)
+    block = ag.group_block(am.groups()[0], clock.now, hint)
+    line = _group_hints(block)["database: root cause"][0]
+    assert hint.text() in [n for n in walk(line) if isinstance(n, str)]  # a plain string child
+    assert not any(isinstance(n, html.Img | html.Iframe) for n in walk(block))
+    assert "dangerously" not in json.dumps(block.to_plotly_json(), default=str)
+
+
+def test_signature_changes_when_the_hint_does(am: AlertManager, clock: FakeClock) -> None:
+    step(am, clock, down=("database",))
+    hint = _hint("database", (("api", "down"),))
+    plain = av.signature(am.active())
+    with_hint = av.signature(am.active(), hint=ag.hint_key(hint))
+    assert with_hint != plain
+    assert av.signature(am.active(), hint=ag.hint_key(hint.as_dict())) == with_hint
+    assert ag.hint_key(None) == ""

@@ -1,7 +1,11 @@
 """History for a first start: 24 h at full resolution and days of rollups, from the same model.
 
-The series keys are exactly those the collectors produce from the live demo servers, so the
-charts, baselines and forecasts have data the moment the dashboard opens.
+The series keys are exactly those the collectors produce from the live demo servers, and the
+values are the model as the collectors measure it (:mod:`tamma_dash.demo.model_observed`:
+rates and quantiles from floored counters, success over the last probes, round trips with what
+observing from this process costs, measured on the running fleet), so the charts, baselines
+and anomaly models have data the moment the dashboard opens and the first live ticks look
+like the history before them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,17 @@ import numpy as np
 from tamma_dash.demo.context import Arr, FleetState, ServiceState, quantiles_ms
 from tamma_dash.demo.faults import Fault
 from tamma_dash.demo.model import FleetModel
+from tamma_dash.demo.model_external import PROFILES
+from tamma_dash.demo.model_observed import (
+    NOMINAL_COST,
+    SCRAPE_DURATION,
+    Observation,
+    ObservationCost,
+    hold_cap_ms,
+    measure_observation,
+    observed_columns,
+    zero_columns,
+)
 from tamma_dash.demo.servers import DemoFleet
 from tamma_dash.demo.topology import EXTERNAL_NAMES, FLEET_NAMES, WORKERS, spec
 from tamma_dash.models import M, series_key
@@ -54,7 +69,8 @@ def expected_keys(fleet: object = None) -> set[str]:
     keys: list[tuple[str, str]] = []
     for name in FLEET_NAMES:
         keys += [(name, m) for m in (M.UP, M.STATUS, M.RESPONSE_TIME_MS, M.CPU, M.MEMORY,
-                                     M.DISK, "check:uptime", M.SCRAPE_OK)]
+                                     M.DISK, "check:uptime", M.SCRAPE_OK, SCRAPE_DURATION,
+                                     "health_invalid_values", "scrape_series_dropped")]
         if spec(name).checks_database:
             keys += [(name, "check:database:connections"), (name, "check:database:responseTime")]
     http = (M.REQUEST_RATE, M.ERROR_RATE, M.API_P50, M.API_P95, M.API_P99)
@@ -70,6 +86,8 @@ def expected_keys(fleet: object = None) -> set[str]:
     keys += [(s, m) for s in EXTERNAL_NAMES for m in (
         M.UP, M.STATUS, M.RESPONSE_TIME_MS, M.SUCCESS_RATE, M.RL_REMAINING, M.RL_LIMIT,
         M.RL_RESET_S)]
+    keys += [(s, f"{m}:{s}:tokens") for s in EXTERNAL_NAMES if PROFILES[s].tokens is not None
+             for m in (M.RL_REMAINING, M.RL_LIMIT, M.RL_RESET_S)]
     return {series_key(s, m) for s, m in keys}
 
 
@@ -80,16 +98,27 @@ def _quantile_columns(out: dict[str, Arr], service: str, names: Sequence[str], m
         out[series_key(service, name)] = v if when is None else np.where(when, v, np.nan)
 
 
-def series_columns(state: FleetState) -> dict[str, Arr]:
-    """Map model state onto the collectors' series keys (NaN where nothing is observed)."""
+def series_columns(state: FleetState, seen: Observation | None = None) -> dict[str, Arr]:
+    """Map model state onto the collectors' series keys (NaN where nothing is observed).
+
+    With ``seen`` (the ticks of ``state`` and how they are observed), the series a collector
+    derives or measures are as it would record them; without, the model's own values.
+    """
     out: dict[str, Arr] = {}
     _fleet_columns(out, state)
     _work_columns(out, state)
     for name in EXTERNAL_NAMES:
-        _put(out, name, state[name], (
+        st = state[name]
+        _put(out, name, st, (
             (M.UP, "up"), (M.STATUS, "health"), (M.RESPONSE_TIME_MS, "response_time_ms"),
             (M.SUCCESS_RATE, "success_rate"), (M.RL_REMAINING, "rl_remaining"),
             (M.RL_LIMIT, "rl_limit"), (M.RL_RESET_S, "rl_reset_s")))
+        if "rl_tokens_limit" in st:
+            _put(out, name, st, tuple((f"{m}:{name}:tokens", f"rl_tokens_{src}") for m, src in (
+                (M.RL_REMAINING, "remaining"), (M.RL_LIMIT, "limit"), (M.RL_RESET_S, "reset_s"))))
+    out.update(zero_columns(state))
+    if seen is not None:
+        out.update(observed_columns(state, seen))
     return out
 
 
@@ -150,7 +179,8 @@ def incidents(now: float, interval_s: float) -> list[Fault]:
 
 
 def _rollups(
-    model: FleetModel, faults: Sequence[Fault], start: float, end: float, step_s: float
+    model: FleetModel, faults: Sequence[Fault], start: float, end: float, step_s: float,
+    seen: Observation,
 ) -> tuple[Arr, dict[str, tuple[Arr, Arr, Arr, Arr]]]:
     """min/max/mean/count per step of every series over ticks in ``[start, end)``."""
     iv = model.interval_s
@@ -160,7 +190,8 @@ def _rollups(
     for c0 in np.arange(start, end, chunk):
         t = ticks[(ticks * iv >= c0) & (ticks * iv < c0 + chunk)] * iv
         if t.size:
-            parts.append(_reduce_steps(t, series_columns(model.state(t, faults)), step_s))
+            at = Observation(t, iv, model.seed, seen.cost, seen.hold_cap_ms)
+            parts.append(_reduce_steps(t, series_columns(model.state(t, faults), at), step_s))
     steps = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
     keys = parts[0][1].keys() if parts else ()
     cols = {k: tuple(np.concatenate([p[1][k][i] for p in parts]) for i in range(4))
@@ -184,6 +215,13 @@ def _reduce_steps(
     return group[starts] * step_s, out
 
 
+def observation_cost(fleet: DemoFleet | None) -> ObservationCost:
+    """Measured on the running ``fleet`` when there is one, else the nominal figures."""
+    if fleet is None or fleet.started_at is None:
+        return NOMINAL_COST
+    return measure_observation(fleet)
+
+
 def backfill(
     store: BulkStore, fleet_or_model: DemoFleet | FleetModel, *, now: float, interval_s: float,
     full_s: float = _DAY, rollup_days: int = 7, rollup_step_s: float = 60.0,
@@ -199,14 +237,16 @@ def backfill(
     n = round(full_s / interval_s)
     last = int(np.ceil(now / interval_s)) - 1
     ts = np.arange(last - n + 1, last + 1, dtype=np.int64) * interval_s
-    columns = series_columns(model.state(ts, faults))
+    seen = Observation(ts, interval_s, model.seed, observation_cost(fleet),
+                       hold_cap_ms(base.interval_s))  # type: ignore[union-attr]
+    columns = series_columns(model.state(ts, faults), seen)
     store.bulk_load(ts, columns)
     steps = 0
     if rollup_days > 0:
         first = float(np.floor(ts[0] / rollup_step_s) * rollup_step_s) - rollup_days * _DAY
         # Rollups summarise at most a 5 s cadence: a fast test tick need not model 7 days at 0.1 s.
         coarse = model if interval_s >= ROLLUP_SOURCE_S else FleetModel(model.seed, ROLLUP_SOURCE_S)
-        step_ts, rolled = _rollups(coarse, faults, first, float(ts[0]), rollup_step_s)
+        step_ts, rolled = _rollups(coarse, faults, first, float(ts[0]), rollup_step_s, seen)
         store.bulk_rollups(step_ts, rolled)
         steps = int(step_ts.size)
     if fleet is not None:

@@ -81,6 +81,7 @@ class FleetModel:
             "disk_percent": self.disk(ctx.t, spec),
             "uptime_s": self.uptime(ctx, spec),
             "response_time_ms": rt,
+            "slowed": ctx.fault(name, "latency").astype(np.float64),
         }
 
     def disk(self, t: Arr, spec: ServiceSpec) -> Arr:

@@ -77,6 +77,7 @@ def external_state(ctx: TickContext, service: str) -> ServiceState:
         "error_share": share,
         "success_rate": np.where(down, 0.0, success),
         "throttled": throttled.astype(np.float64),
+        "slowed": slow.astype(np.float64),
         "probe_draw": ctx.unif(service, "probe"),
     }
     for key, value in window_usage(ctx, service, "requests", p.requests).items():

@@ -1,6 +1,7 @@
-"""Alert builders: severity, active groups, history, MTTA/MTTR, notifiers, toast, markers.
+"""Alert builders: severity, one alert, history, MTTA/MTTR, notifiers, toast, markers.
 
-Plain functions, alert dicts (``tamma_dash.alerts.views.alert_dict``) in, components out.
+Plain functions, alert dicts (``tamma_dash.alerts.views.alert_dict``) in, components out; the
+groups by root cause are built in :mod:`tamma_dash.ui.alert_groups`.
 Everything an alert carries (summary, labels, comments, runbook URL) is shown as text, never
 as HTML; a runbook link is a link only when it is http(s).
 """
@@ -118,42 +119,14 @@ def alert_item(alert: Alert, now: float) -> Any:
         **aria(f"{sev} alert on {alert.get('service', '')}"))
 
 
-def group_block(group: Mapping[str, Any], now: float) -> Any:
-    """A root cause and the symptoms gathered under it."""
-    root, cause, symptoms = group["root"], group.get("cause"), group.get("symptoms") or []
-    title = f"{root}: root cause" if cause else f"{root}: symptoms of an unalerted cause"
-    n = len(symptoms)
-    return html.Section([
-        html.H3(title, className="h6 mb-2"),
-        alert_item(cause, now) if cause else None,
-        html.Div([
-            html.P(f"{n} symptom{'s' * (n != 1)} gathered under {root}",
-                   className="small text-body-secondary mb-1"),
-            *[alert_item(a, now) for a in symptoms],
-        ], className="alert-symptoms ms-3") if symptoms else None,
-    ], className="alert-group mb-3", **aria(f"alerts caused by {root}"))
-
-
-def active_section(groups: Sequence[Mapping[str, Any]], active: Sequence[Alert],
-                   now: float) -> Any:
-    """Firing and acknowledged alerts grouped by root cause, then pending ones."""
-    pending = [a for a in active if a.get("state") == "pending"]
-    if not groups and not pending:
-        return html.P("✔ No active alerts.", className="mb-0")
-    parts = [group_block(g, now) for g in groups]
-    if pending:
-        parts.append(html.Section([html.H3("Pending (not firing yet)", className="h6 mb-2"),
-                                   *[alert_item(a, now) for a in pending]],
-                                  className="alert-group mb-3"))
-    return html.Div(parts)
-
-
-def signature(active: Iterable[Alert], notifiers: Iterable[Mapping[str, Any]] = ()) -> str:
-    """Changes when the alert set, a state or a notifier count changes (not with each value:
-    a re-render would move the keyboard focus away from the buttons every tick)."""
+def signature(active: Iterable[Alert], notifiers: Iterable[Mapping[str, Any]] = (),
+              hint: str = "") -> str:
+    """Changes when the alert set, a state, a notifier count or the root-cause hint's sentence
+    changes (not with each value: a re-render would move the keyboard focus away from the
+    buttons every tick)."""
     alerts = sorted((a["id"], a.get("state"), a.get("escalationLevel")) for a in active)
     sent = [(n.get("name"), n.get("sent"), n.get("failed"), n.get("last_error")) for n in notifiers]
-    return json.dumps([alerts, sent], default=str)
+    return json.dumps([alerts, sent, hint], default=str)
 
 
 def mean_text(seconds: float | None, count: int, verb: str) -> str:

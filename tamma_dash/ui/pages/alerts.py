@@ -1,8 +1,10 @@
-"""Alerts: active alerts grouped by cause, acknowledge / resolve with a comment, history, MTTA/MTTR.
+"""Alerts: active alerts grouped by cause, each with the analytics' hint that concerns it;
+acknowledge / resolve with a comment, history, MTTA/MTTR.
 
 Live on the shell's ``tick``, but the active list is re-rendered only when its signature (ids,
-states, notifier counts) changes, so a tick never resets what a person is reading; the
-acknowledge / resolve form is a modal outside the re-rendered part and survives every tick.
+states, notifier counts, the analytics' root-cause hint) changes, so a tick never resets what a
+person is reading; the acknowledge / resolve form is a modal outside the re-rendered part and
+survives every tick.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from flask import g, has_request_context
 
 from tamma_dash.alerts.lifecycle import AlertNotFound, AlertStateError
 from tamma_dash.alerts.remote import ActionPending
+from tamma_dash.ui import alert_groups as ag
 from tamma_dash.ui import alerts_view as av
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
-from tamma_dash.ui.analytics_view import fleet_hint
 
 HISTORY_LIMIT = 200
 MAX_COMMENT, MAX_ACTOR = 2000, 100
@@ -40,7 +42,7 @@ def layout(**_: Any) -> Any:
             "store. Start `tamma-dash collect` (or `run`) on the same data directory.",
             color="info", id="alerts-off")])
     now = context.now()
-    active, stats = am.active(), am.stats(now)
+    active, stats, hint = am.active(), am.stats(now), fleet_hint()
     services = [s.name for s in context.runtime().services]
     return html.Div([
         html.H1("Alerts", className="h4 mb-3"),
@@ -48,8 +50,7 @@ def layout(**_: Any) -> Any:
         dbc.Row([
             dbc.Col(html.Section([
                 html.H2("Active alerts, by root cause", className="h5"),
-                html.Div(fleet_hint(context.runtime()), id="alerts-hint"),
-                html.Div(av.active_section(am.groups(), active, now), id="alerts-active"),
+                html.Div(ag.active_section(am.groups(), active, now, hint), id="alerts-active"),
             ], **aria("Active alerts")), xs=12, xl=8),
             dbc.Col([
                 html.Section([html.H2("Last 24 hours", className="h5"),
@@ -62,9 +63,17 @@ def layout(**_: Any) -> Any:
         ], className="g-4"),
         history_section(services),
         action_form(),
-        dcc.Store(id="alerts-sig", data=av.signature(active, stats["notifiers"])),
+        dcc.Store(id="alerts-sig", data=av.signature(active, stats["notifiers"],
+                                                     ag.hint_key(hint))),
         dcc.Store(id="alerts-bump", data=0),
     ])
+
+
+def fleet_hint() -> Any:
+    """The analytics' root-cause hint of the running fleet (None when there is none)."""
+    from tamma_dash.analytics.service import analytics_for
+
+    return analytics_for(context.runtime()).root_cause()
 
 
 def history_section(services: list[str]) -> Any:
@@ -116,24 +125,17 @@ def action_form() -> Any:
     prevent_initial_call=True,
 )
 def refresh(_tick: Any, _bump: Any, sig: str | None) -> tuple[Any, Any, Any, Any]:
-    """Re-render only when the alert set, a state or a delivery count changed."""
+    """Re-render only when the alert set, a state, a delivery count or the hint changed."""
     am = manager()
     if am is None:
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update
     now = context.now()
-    active, stats = am.active(), am.stats(now)
-    new_sig = av.signature(active, stats["notifiers"])
+    active, stats, hint = am.active(), am.stats(now), fleet_hint()
+    new_sig = av.signature(active, stats["notifiers"], ag.hint_key(hint))
     if new_sig == sig:
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-    return (av.active_section(am.groups(), active, now), av.stats_block(stats),
+    return (ag.active_section(am.groups(), active, now, hint), av.stats_block(stats),
             av.notifier_block(stats["notifiers"]), new_sig)
-
-
-@dash.callback(Output("alerts-hint", "children"), Input("alerts-sig", "data"),
-               prevent_initial_call=True)
-def refresh_hint(_sig: Any) -> Any:
-    """The analytics' root-cause hint over the groups, redrawn when the alert set changes."""
-    return fleet_hint(context.runtime())
 
 
 @dash.callback(
