@@ -100,13 +100,14 @@ class Runtime:
     def _start_analytics(self, pipeline: Pipeline) -> None:
         """Background refits and per-tick scoring, off the tick's path."""
         try:
+            from tamma_dash.analytics.fitpool import FitPool
             from tamma_dash.analytics.service import AnalyticsService
         except ImportError:
             return
         self.analytics = AnalyticsService(
             self.store, self.services, interval_s=self.settings.interval_s,
             thresholds=self.settings.thresholds, clock=self.clock,
-            data_dir=self.settings.data_dir)
+            data_dir=self.settings.data_dir, fit_pool=FitPool())
         self.analytics.start()
         pipeline.subscribe(self.analytics.on_tick)
 

@@ -24,6 +24,7 @@ import pandas as pd
 from tamma_dash.analytics.anomaly import FittedAnomalyModel, ServiceAnomalyModel
 from tamma_dash.analytics.capacity import CapacityForecast, forecast_all
 from tamma_dash.analytics.events import EventTracker
+from tamma_dash.analytics.fitpool import FitPool
 from tamma_dash.analytics.hints import OnsetTracker, root_cause_hint
 from tamma_dash.analytics.results import (
     RESULTS_FILE,
@@ -65,7 +66,7 @@ class AnalyticsService(ResultQueries):
         refit_every_s: float = 600.0, forecast_every_s: float = 60.0, train_s: float = 86_400.0,
         data_dir: Path | None = None, settings: ServiceAnomalyModel = SERVICE_SETTINGS,
         fitter: Fitter = fit_service, publish_every_s: float = 1.0, score_every_s: float = 1.0,
-        pause_s: float = 0.02,
+        pause_s: float = 0.02, fit_pool: FitPool | None = None,
     ) -> None:
         super().__init__(store.frame)
         self.store, self.services = store, tuple(services)
@@ -73,6 +74,7 @@ class AnalyticsService(ResultQueries):
         self.refit_every_s, self.forecast_every_s = refit_every_s, forecast_every_s
         self.train_s, self.data_dir, self.settings = train_s, data_dir, settings
         self.fitter, self.publish_every_s = fitter, publish_every_s
+        self.fit_pool = fit_pool  # fits in a worker process (see fitpool.py); None: this thread
         self.score_every_s, self.pause_s = max(interval_s, score_every_s), pause_s
         self.models: dict[str, FittedAnomalyModel] = {}
         self.fitted_at: dict[str, float] = {}
@@ -105,6 +107,8 @@ class AnalyticsService(ResultQueries):
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.fit_pool is not None:
+            self.fit_pool.close()
 
     def on_tick(self, _report: Any = None) -> None:
         """Pipeline listener: note that a tick arrived and wake the worker (microseconds)."""
@@ -165,7 +169,8 @@ class AnalyticsService(ResultQueries):
             sub = frame[keys].dropna(axis=1, how="all")
             if sub.shape[1] == 0 or len(sub) < MIN_FIT_ROWS:
                 continue
-            models[service] = self.fitter(sub, self.settings)
+            models[service] = (self.fit_pool.run(self.fitter, sub, self.settings)
+                               if self.fit_pool is not None else self.fitter(sub, self.settings))
             self.fitted_at[service] = now
             if self._thread is not None and self._stop.wait(self.pause_s):
                 break  # between services: let the web and tick threads have the GIL
