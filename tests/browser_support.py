@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build_live_app(data_dir: Path) -> tuple[Any, Any]:
-    """The whole product at a 1 s tick with an hour of history; returns (runtime, app)."""
+def build_live_app(data_dir: Path, *, interval_s: float = 1.0) -> tuple[Any, Any]:
+    """The whole product with an hour of history at an ``interval_s`` tick (1 s unless a test
+    file needs no fast updates: every tick re-renders the open page); returns (runtime, app)."""
     from tamma_dash.runtime import build
     from tamma_dash.ui.app import create_app
 
-    rt = build(live_settings(data_dir, interval_s=1.0, retention_s=3600.0), "run").start()
+    rt = build(live_settings(data_dir, interval_s=interval_s, retention_s=3600.0), "run").start()
     return rt, create_app(rt)
 
 
@@ -38,12 +40,18 @@ def axe_source() -> str:
     path = Path(os.environ.get(AXE_ENV, str(DEFAULT_AXE)))
     if not path.exists():
         pytest.fail(f"axe-core not found at {path}; run `bash scripts/test.sh`, which installs it")
+    return _read_axe(path)
+
+
+@cache
+def _read_axe(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
 def axe_violations(driver: Any) -> list[dict[str, Any]]:
     """Serious and critical WCAG 2.1 A/AA violations on the current page."""
-    driver.execute_script(axe_source())
+    if not driver.execute_script("return typeof window.axe === 'object';"):
+        driver.execute_script(axe_source())  # ~0.5 MB: once per document, not once per run
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from tests.browser_support import (
@@ -15,10 +16,43 @@ from tests.browser_support import (
     plotly_data,
     severe_logs,
 )
-from tests.conftest import serve_app
+from tests.conftest import serve_app, wait_for
 from tests.test_integration import DEMO_SERVICES
 
 pytestmark = pytest.mark.browser
+
+# The product's default tick. Nothing here needs 1 s updates; each tick re-renders the page
+# under test, and at 1 s an hour of history is 3600 points a trace, drawn with WebGL, which
+# headless Chromium emulates in software: pages took 3-5x longer to settle.
+TICK_S = 5.0
+# A node's plot position from gd.data and the full layout's axes, scrolled to mid-viewport by
+# its nearest scrolling ancestor, at once (Bootstrap makes scrolling smooth); the offset is
+# from the plot's in-view centre (the W3C actions origin of an element), which differs from its
+# box centre when the plot is cut by the viewport.
+NODE_OFFSET_JS = """
+const gd = document.querySelector('#depmap .js-plotly-plot');
+const fl = gd && gd._fullLayout;
+if (!fl || !fl.xaxis || !fl.yaxis || !gd.data) return null;
+const trace = gd.data.find(t => Array.from(t.customdata || []).includes(arguments[0]));
+if (!trace) return null;
+const j = Array.from(trace.customdata).indexOf(arguments[0]);
+const px = fl.xaxis.l2p(trace.x[j]) + fl._size.l, py = fl.yaxis.l2p(trace.y[j]) + fl._size.t;
+let box = gd;
+do { box = box.parentElement; } while (box && box !== document.documentElement &&
+  !(/auto|scroll/.test(getComputedStyle(box).overflowY) && box.scrollHeight > box.clientHeight));
+gd.scrollIntoView({block: 'center', inline: 'nearest', behavior: 'instant'});
+let r = gd.getBoundingClientRect();
+const vw = document.documentElement.clientWidth, vh = document.documentElement.clientHeight;
+(box || document.scrollingElement).scrollBy(
+  {top: r.top + py - vh / 2, behavior: 'instant'});
+r = gd.getBoundingClientRect();
+const left = Math.max(0, r.left), right = Math.min(vw, r.right);
+const top = Math.max(0, r.top), bottom = Math.min(vh, r.bottom);
+const x = r.left + px, y = r.top + py;
+return {dx: Math.round(x - Math.floor((left + right) / 2)),
+        dy: Math.round(y - Math.floor((top + bottom) / 2)),
+        in_view: x >= 0 && x < vw && y >= 0 && y < vh, width: r.width, height: r.height};
+"""
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +62,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str
     (dash_duo's own threaded runner stops its server by injecting SystemExit into a thread id,
     which can land in one of the product's threads once ids are reused.)
     """
-    rt, app = build_live_app(tmp_path_factory.mktemp("browser") / "data")
+    rt, app = build_live_app(tmp_path_factory.mktemp("browser") / "data", interval_s=TICK_S)
     server, url = serve_app(app.server)
     try:
         yield rt, url
@@ -45,6 +79,12 @@ def _open(dash_duo: Any, url: str, path: str = "/") -> str:
 def _card_classes(dash_duo: Any, name: str) -> str:
     return dash_duo.driver.execute_script(
         "const el = document.getElementById(arguments[0]); return el ? el.className : '';",
+        f'{{"service":"{name}","type":"card"}}')
+
+
+def _card_text(dash_duo: Any, name: str) -> str:
+    return dash_duo.driver.execute_script(
+        "const el = document.getElementById(arguments[0]); return el ? el.innerText : '';",
         f'{{"service":"{name}","type":"card"}}')
 
 
@@ -69,45 +109,52 @@ def test_injected_fault_turns_card_and_map_node_down(dash_duo: Any, product) -> 
                          json={"service": "worker-3", "kind": "down", "duration_s": 20})
     assert resp.status_code == 201
     dash_duo.wait_for_contains_text("#depmap-text", "worker-3 down", timeout=20)
-    assert "status-down" in _card_classes(dash_duo, "worker-3")
-    text = dash_duo.driver.execute_script(
-        "return document.getElementById(arguments[0]).innerText;",
-        '{"service":"worker-3","type":"card"}')
-    assert "down" in text
+    # the cards come from another callback than the map: wait for them, don't race them
+    wait_for(lambda: "status-down" in _card_classes(dash_duo, "worker-3"), timeout=20)
+    wait_for(lambda: "down" in _card_text(dash_duo, "worker-3"), timeout=20)
     traces = plotly_data(dash_duo.driver, "depmap")
     down = [t for t in traces if "down" in (t["name"] or "")]
     assert down and "worker-3" in down[0]["customdata"]
     rt.fleet.clear()
 
 
-@pytest.mark.skip(reason="flaky since the map gained alert rings: the click by DOM index can "
-                  "land on a neighbouring node; to be rewritten with plot coordinates")
+def _settled_node_offset(dash_duo: Any, name: str) -> dict[str, Any]:
+    """Where ``name``'s node is, once the map has stopped moving: scrolled to the middle of the
+    viewport, as an offset from the plot element's in-view centre (where ActionChains'
+    move_to_element puts the pointer, whatever Selenium version)."""
+    seen: list[dict[str, Any]] = []
+
+    def settled() -> dict[str, Any] | None:
+        where = dash_duo.driver.execute_script(NODE_OFFSET_JS, name)
+        same = where is not None and seen and seen[-1] == where
+        seen.append(where)
+        return where if same else None
+
+    return cast(dict[str, Any], wait_for(settled, timeout=30, every=0.25))
+
+
+def _hovered(dash_duo: Any) -> list[Any]:
+    return dash_duo.driver.execute_script(
+        "const gd = document.querySelector('#depmap .js-plotly-plot');"
+        "return (gd && gd._hoverdata || []).map(p => p.customdata);")
+
+
 def test_clicking_a_map_node_opens_that_service(dash_duo: Any, product) -> None:
     _, url = product
     _open(dash_duo, url)
     dash_duo.wait_for_element("#depmap .js-plotly-plot", timeout=30)
-    clicked = dash_duo.driver.execute_script(
-        "const gd = document.querySelector('#depmap .js-plotly-plot');"
-        "for (let i = 0; i < gd.data.length; i++) {"
-        "  const cd = gd.data[i].customdata || [];"
-        "  const j = Array.from(cd).indexOf('database');"
-        "  if (j >= 0) {"
-        "    const pts = gd.querySelectorAll('.scatterlayer .trace')[i]"
-        "      .querySelectorAll('.points path');"
-        "    return pts[j] ? true : false; } }"
-        "return false;")
-    assert clicked, "database node not drawn"
-    point = dash_duo.driver.execute_script(
-        "const gd = document.querySelector('#depmap .js-plotly-plot');"
-        "for (let i = 0; i < gd.data.length; i++) {"
-        "  const j = Array.from(gd.data[i].customdata || []).indexOf('database');"
-        "  if (j >= 0) return gd.querySelectorAll('.scatterlayer .trace')[i]"
-        "    .querySelectorAll('.points path')[j]; }")
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
+    where = _settled_node_offset(dash_duo, "database")
+    assert where["in_view"], f"the database node cannot be scrolled into view: {where}"
+    plot = dash_duo.find_element("#depmap .js-plotly-plot")
+    ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(
+        where["dx"], where["dy"]).perform()
+    # A real pointer over the node: plotly's own hover picks the point the click will report.
+    hovered = cast(list[Any], wait_for(lambda: _hovered(dash_duo), timeout=10))
+    assert hovered[0] == "database", f"pointer at {where} hovers {hovered}, not database"
+    ActionChains(dash_duo.driver).click().perform()
     dash_duo.wait_for_contains_text("h1", "database", timeout=20)
     assert dash_duo.driver.current_url.endswith("/service/database")
+    assert severe_logs(dash_duo) == []
 
 
 def test_dark_mode_switches_and_is_remembered(dash_duo: Any, product) -> None:
