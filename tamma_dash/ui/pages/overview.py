@@ -54,8 +54,9 @@ def layout(**_: Any) -> Any:
                 ]),
                 html.Section([
                     html.H2("Dependency map", className="h5 mt-4"),
-                    html.P("Select a service to open it. Services drawn with a ring depend on "
-                           "something that is failing.", className="small text-body-secondary"),
+                    html.P("Select a service to open it. A ring marks a service with active "
+                           "alerts; \"at risk\" marks one that depends on something failing.",
+                           className="small text-body-secondary"),
                     html.P(depmap_text(doc), className="visually-hidden", id="depmap-text"),
                     dcc.Graph(id="depmap", figure=depmap(doc, theme),
                               config={"displaylogo": False, "displayModeBar": False},
