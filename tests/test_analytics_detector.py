@@ -18,7 +18,8 @@ from tamma_dash.analytics.detector import (
     surprise,
 )
 from tamma_dash.analytics.detector_features import features, newest_features
-from tamma_dash.analytics.detector_post import Suppressor, to_level
+from tamma_dash.analytics.detector_novelty import TrailingBuffer, novelty_scores
+from tamma_dash.analytics.detector_post import Suppressor, combined, to_level
 from tamma_dash.analytics.score_csv import main, score_frame
 
 # Small windows so many seeded series score quickly; same code paths as the default.
@@ -33,6 +34,8 @@ SMALL = DetectorConfig(
     lik_long=200,
     lik_min=50,
     suppress_rows=100,
+    novelty_history=200,
+    novelty_min=50,
 )
 SEEDS = range(6)
 AT, N = 300, 400
@@ -168,6 +171,40 @@ def test_newest_feature_row_equals_batch_row(seed: int) -> None:
         for i in (0, 1, 2, 50, 145, 399):
             row = newest_features(x[max(0, i - 144) : i + 1], 12, 144)
             np.testing.assert_allclose(row, batch[i], rtol=1e-9, atol=1e-12)
+
+
+def test_new_pattern_is_more_novel_than_any_before_it() -> None:
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        x = 50 + 3 * np.sin(np.arange(N) * 2 * np.pi / 50) + rng.normal(0, 0.3, N)
+        x[AT : AT + 6] = 50 + 2.5 * (-1.0) ** np.arange(6)  # a zigzag, each value in range
+        nov = novelty_scores(x, SMALL.novelty())
+        assert np.nanmax(nov[AT : AT + 6]) > max(np.nanmax(nov[:AT]), SMALL.novelty_offset)
+
+
+def test_novelty_is_free_of_units_and_silent_until_enough_history() -> None:
+    x = synthetic(6, "variance change")
+    nov = novelty_scores(x, SMALL.novelty())
+    np.testing.assert_allclose(novelty_scores(1e6 * x - 7, SMALL.novelty()), nov, atol=1e-6)
+    first = int(np.flatnonzero(np.isfinite(nov))[0])
+    assert first > SMALL.novelty_min  # a record needs that many distances first
+
+
+def test_trailing_buffer_keeps_the_last_values_and_counts_finite_ones() -> None:
+    buf = TrailingBuffer(3)
+    for v in [1.0, np.nan, 3.0, 4.0, np.nan, 6.0, 7.0, 8.0]:
+        buf.append(v)
+    np.testing.assert_array_equal(buf.view(), [6.0, 7.0, 8.0])
+    assert buf.finite == 3
+    buf.append(np.nan)
+    assert buf.finite == 2 and len(buf.view()) == 3
+
+
+def test_combined_takes_the_strongest_view_once_forest_and_likelihood_exist() -> None:
+    raw = np.array([np.nan, 0.5, 0.5, 0.5])
+    lik = np.array([0.1, np.nan, 0.1, 0.1])
+    novelty = np.array([2.0, 2.0, np.nan, 2.0])
+    np.testing.assert_allclose(combined(raw, lik, 0.65, novelty), [0.0, 0.0, 0.75, 2.0])
 
 
 def test_record_spike_alarms_where_routine_spikes_do_not() -> None:

@@ -1,11 +1,12 @@
-"""The streaming single-series detector: causal features, a refitted IsolationForest, likelihood.
+"""The streaming single-series detector: a refitted IsolationForest, likelihood, pattern novelty.
 
 Per row: four causal features (:mod:`detector_features`); an IsolationForest refitted every
 ``refit_every`` rows on the trailing ``train_rows``, whose score gets extra credit when the
-value lies outside the range it was trained on (an isolation tree cannot see beyond it); then
-:mod:`detector_post` combines that raw score with its anomaly likelihood into a 0..1 level and
-reports a level only where it beats every level of the previous ``suppress_rows`` rows and
-every alarm among them by ``rearm_margin``.
+value lies outside the range it was trained on (an isolation tree cannot see beyond it); the
+novelty of the last few values' pattern against every earlier one (:mod:`detector_novelty`);
+then :mod:`detector_post` combines the raw score, its anomaly likelihood and the novelty into a
+0..1 level and reports a level only where it beats every level of the previous
+``suppress_rows`` rows and every alarm among them by ``rearm_margin``.
 
 Every score depends only on the rows up to it, so scoring a prefix gives exactly the prefix of
 the scores; feeding rows one at a time (:class:`StreamingDetector`) gives the same scores up to
@@ -21,6 +22,7 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from tamma_dash.analytics.detector_features import LEVEL, features, newest_features
+from tamma_dash.analytics.detector_novelty import NoveltyScorer, NoveltySettings, novelty_scores
 from tamma_dash.analytics.detector_post import (
     Suppressor,
     combined,
@@ -64,7 +66,22 @@ class DetectorConfig:
     suppress_rows: int = 300  # a score must beat every level of this many rows before it
     rearm_margin: float = 0.1  # ... and every alarm among them by this much (raw-score units)
     outside_weight: float = 1.0  # out-of-range credit of the level, in training ranges
+    novelty_window: int = 6  # values in the pattern whose novelty is scored
+    novelty_history: int = 2000  # rows searched for its nearest earlier pattern
+    novelty_min: int = 200  # pattern distances needed before novelty speaks
+    novelty_offset: float = 0.9  # novelty at a distance equal to the recent record ...
+    novelty_weight: float = 0.5  # ... plus this times log(distance / record)
     seed: int = 0
+
+    def novelty(self) -> NoveltySettings:
+        """The settings of the pattern-novelty view."""
+        return NoveltySettings(
+            self.novelty_window,
+            self.novelty_history,
+            self.novelty_min,
+            self.novelty_offset,
+            self.novelty_weight,
+        )
 
 
 def _fit(train: np.ndarray, cfg: DetectorConfig, k: int) -> IsolationForest:
@@ -128,9 +145,10 @@ def raw_scores(feats: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     return out
 
 
-def combined_scores(raw: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """Raw score or shifted likelihood, whichever is stronger, per row (before suppression)."""
-    return combined(raw, likelihood(raw, cfg.lik_short, cfg.lik_long, cfg.lik_min), cfg.lik_offset)
+def combined_scores(raw: np.ndarray, novelty: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """The strongest of raw score, shifted likelihood and novelty per row (before suppression)."""
+    lik = likelihood(raw, cfg.lik_short, cfg.lik_long, cfg.lik_min)
+    return combined(raw, lik, cfg.lik_offset, novelty)
 
 
 def score_values(values: np.ndarray, cfg: DetectorConfig | None = None) -> np.ndarray:
@@ -138,7 +156,8 @@ def score_values(values: np.ndarray, cfg: DetectorConfig | None = None) -> np.nd
     cfg = cfg or DetectorConfig()
     x = _fill_gaps(np.asarray(values, dtype=float))
     raw = raw_scores(features(x, cfg.short, cfg.long), cfg)
-    kept = suppress(combined_scores(raw, cfg), cfg.suppress_rows, cfg.rearm_margin)
+    both = combined_scores(raw, novelty_scores(x, cfg.novelty()), cfg)
+    kept = suppress(both, cfg.suppress_rows, cfg.rearm_margin)
     return np.where(kept > 0.0, to_level(kept, cfg.lik_offset), 0.0)
 
 
@@ -166,6 +185,7 @@ class StreamingDetector:
         self._feats: deque[np.ndarray] = deque(maxlen=c.train_rows)
         self._raw: deque[float] = deque(maxlen=c.lik_long + c.lik_short)
         self._alarms = Suppressor(c.suppress_rows, c.rearm_margin)
+        self._novelty = NoveltyScorer(c.novelty())
         self._model: TrailingModel | None = None
         self.rows = 0
         self.level = 0.0
@@ -175,6 +195,7 @@ class StreamingDetector:
         c, t = self.cfg, self.rows
         last = self._values[-1] if self._values else 0.0
         self._values.append(float(value) if np.isfinite(value) else last)
+        novelty = self._novelty.update(self._values[-1])
         feat = newest_features(np.array(self._values), c.short, c.long)
         if t >= c.min_train and (self._model is None or t % c.refit_every == 0):
             self._model = _model(np.array(self._feats), c, t // c.refit_every)
@@ -183,7 +204,7 @@ class StreamingDetector:
         self._raw.append(raw)
         self.rows += 1
         lik = newest_likelihood(np.array(self._raw), c.lik_short, c.lik_long, c.lik_min)
-        both = combined(np.array([raw]), np.array([lik]), c.lik_offset)
+        both = combined(np.array([raw]), np.array([lik]), c.lik_offset, np.array([novelty]))
         self.level = float(to_level(both, c.lik_offset)[0])
         return self.level if self._alarms.update(float(both[0])) > 0.0 else 0.0
 

@@ -3,10 +3,11 @@
 Two views of the same raw forest scores are combined, because they catch different events:
 the raw score itself (with out-of-range credit) fires at once on a sharp, unprecedented value;
 the likelihood (the mean of the last few raw scores against the long history of raw scores, as
-HTM's anomaly likelihood does) fires on a sustained change that no single row gives away.
-The stronger of the two is reported only where it beats every score of the rows just before
-it (and a recent alarm by a margin), so one event raises one alarm; it is shown as a 0..1
-level.
+HTM's anomaly likelihood does) fires on a sustained change that no single row gives away. A
+third view, the novelty of the latest short pattern (:mod:`detector_novelty`), fires on a
+shape never seen before even when each of its values is ordinary. The strongest is reported
+only where it beats every score of the rows just before it (and a recent alarm by a margin), so
+one event raises one alarm; it is shown as a 0..1 level.
 """
 
 from __future__ import annotations
@@ -52,9 +53,16 @@ def newest_likelihood(raws: np.ndarray, short: int, long: int, min_hist: int) ->
     return float(surprise(np.array([z]))[0])
 
 
-def combined(raw: np.ndarray, lik: np.ndarray, lik_offset: float) -> np.ndarray:
-    """The stronger of raw score and shifted likelihood (raw-score units); 0 until both exist."""
+def combined(
+    raw: np.ndarray, lik: np.ndarray, lik_offset: float, novelty: np.ndarray | None = None
+) -> np.ndarray:
+    """The strongest of raw score, shifted likelihood and novelty (raw-score units).
+
+    0 until raw score and likelihood both exist; a NaN novelty (not speaking yet) is ignored.
+    """
     both = np.maximum(np.asarray(raw, dtype=float), np.asarray(lik, dtype=float) + lik_offset)
+    if novelty is not None:
+        both = np.where(np.isfinite(both), np.fmax(both, np.asarray(novelty, dtype=float)), both)
     return np.where(np.isfinite(both), both, 0.0)
 
 
