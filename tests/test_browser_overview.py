@@ -126,7 +126,8 @@ def _settled_node_offset(dash_duo: Any, name: str) -> dict[str, Any]:
 
     def settled() -> dict[str, Any] | None:
         where = dash_duo.driver.execute_script(NODE_OFFSET_JS, name)
-        same = where is not None and seen and seen[-1] == where
+        drawn = where is not None and where["height"] > 0  # not mid-redraw
+        same = drawn and seen and seen[-1] == where
         seen.append(where)
         return where if same else None
 
@@ -139,21 +140,45 @@ def _hovered(dash_duo: Any) -> list[Any]:
         "return (gd && gd._hoverdata || []).map(p => p.customdata);")
 
 
+def _point_and_click(dash_duo: Any, name: str) -> str:
+    """Pointer onto the node, plotly's hover confirms it, click; '' on success, else why not.
+
+    The map can move under the pointer (an alert appearing in the panel above it, a status
+    change redrawing it), so one attempt may miss; the caller retries from the start.
+    """
+    where = _settled_node_offset(dash_duo, name)
+    if not where["in_view"]:
+        return f"the {name} node cannot be scrolled into view: {where}"
+    plot = dash_duo.find_element("#depmap .js-plotly-plot")
+    ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(
+        where["dx"], where["dy"]).perform()
+    try:  # a real pointer over the node: plotly's own hover picks the point a click reports
+        hovered = cast(list[Any], wait_for(lambda: _hovered(dash_duo), timeout=3))
+    except AssertionError:
+        return f"nothing hovered with the pointer at {where}"
+    if hovered[0] != name:
+        return f"pointer at {where} hovers {hovered}, not {name}"
+    ActionChains(dash_duo.driver).click().perform()
+    try:
+        wait_for(lambda: dash_duo.driver.current_url.endswith(f"/service/{name}"), timeout=5)
+    except AssertionError:
+        return f"clicked at {where} but stayed on {dash_duo.driver.current_url}"
+    return ""
+
+
 def test_clicking_a_map_node_opens_that_service(dash_duo: Any, product) -> None:
     _, url = product
     _open(dash_duo, url)
     dash_duo.wait_for_element("#depmap .js-plotly-plot", timeout=30)
-    where = _settled_node_offset(dash_duo, "database")
-    assert where["in_view"], f"the database node cannot be scrolled into view: {where}"
-    plot = dash_duo.find_element("#depmap .js-plotly-plot")
-    ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(
-        where["dx"], where["dy"]).perform()
-    # A real pointer over the node: plotly's own hover picks the point the click will report.
-    hovered = cast(list[Any], wait_for(lambda: _hovered(dash_duo), timeout=10))
-    assert hovered[0] == "database", f"pointer at {where} hovers {hovered}, not database"
-    ActionChains(dash_duo.driver).click().perform()
+    misses = []
+    for _ in range(5):
+        miss = _point_and_click(dash_duo, "database")
+        if not miss:
+            break
+        misses.append(miss)
+    else:
+        raise AssertionError(f"5 attempts missed: {misses}")
     dash_duo.wait_for_contains_text("h1", "database", timeout=20)
-    assert dash_duo.driver.current_url.endswith("/service/database")
     assert severe_logs(dash_duo) == []
 
 
