@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import live_settings
+from tests.conftest import live_settings, wait_for
 
 AXE_ENV = "TAMMA_AXE_JS"
 DEFAULT_AXE = Path(__file__).parent.parent / ".cache/axe/node_modules/axe-core/axe.min.js"
@@ -49,9 +49,14 @@ def _read_axe(path: Path) -> str:
 
 
 def axe_violations(driver: Any) -> list[dict[str, Any]]:
-    """Serious and critical WCAG 2.1 A/AA violations on the current page."""
+    """Serious and critical WCAG 2.1 A/AA violations on the current page, once its CSS
+    transitions have ended (a theme switch fades colours over 0.15 s; mid-fade contrast is not
+    what a person reads)."""
     if not driver.execute_script("return typeof window.axe === 'object';"):
         driver.execute_script(axe_source())  # ~0.5 MB: once per document, not once per run
+    wait_for(lambda: driver.execute_script(
+        "return document.getAnimations().every(a => !(a instanceof CSSTransition) || "
+        "a.playState !== 'running');"), timeout=10)
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
