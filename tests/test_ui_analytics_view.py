@@ -9,7 +9,6 @@ from typing import Any
 
 import dash
 import numpy as np
-import plotly.utils
 import pytest
 
 from tamma_dash.analytics.events import AnomalyEvent, DriverInfo
@@ -23,6 +22,7 @@ from tamma_dash.ui import context
 from tamma_dash.ui import service_view as sv
 from tamma_dash.ui.bands import overlay_traces
 from tamma_dash.ui.live import live_keys
+from tests.ui_support import find, wire
 
 T0 = 1_700_000_000.0
 STEP = 5.0
@@ -35,21 +35,8 @@ HINT = RootCauseHint("database", "pool exhausted", T0 + 300, (("api", "degraded"
                      (("database", "earliest unusual service"), ("api", "depends on database")))
 
 
-def wire(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, cls=plotly.utils.PlotlyJSONEncoder))
 
 
-def find(node: Any, pred: Any) -> list[dict[str, Any]]:
-    """Every component's props (depth first) for which ``pred(props)`` holds."""
-    out: list[dict[str, Any]] = []
-    if isinstance(node, list):
-        for item in node:
-            out += find(item, pred)
-    elif isinstance(node, dict) and "props" in node:
-        if pred(node["props"]):
-            out.append(node["props"])
-        out += find(node["props"].get("children"), pred)
-    return out
 
 
 def test_scores_in_words() -> None:

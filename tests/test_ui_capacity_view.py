@@ -11,7 +11,6 @@ from typing import Any
 import dash
 import numpy as np
 import pandas as pd
-import plotly.utils
 import pytest
 
 from tamma_dash.analytics.capacity import CapacityForecast, Target, forecast_target
@@ -21,25 +20,14 @@ from tamma_dash.models import M, Sample, ServiceKind
 from tamma_dash.runtime import Runtime, build
 from tamma_dash.ui import capacity_view as cv
 from tamma_dash.ui import context
+from tests.ui_support import find, wire
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
 
 
-def wire(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, cls=plotly.utils.PlotlyJSONEncoder))
 
 
-def find(node: Any, pred: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(node, list):
-        for item in node:
-            out += find(item, pred)
-    elif isinstance(node, dict) and "props" in node:
-        if pred(node["props"]):
-            out.append(node["props"])
-        out += find(node["props"].get("children"), pred)
-    return out
 
 
 def disk_history(slope_per_day: float = 10.0, start: float = 40.0) -> pd.Series:

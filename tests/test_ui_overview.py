@@ -7,31 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import dash
-import plotly
 import pytest
 
 from tamma_dash.ui.downsample import iso
 from tamma_dash.ui.sparkline import SPARK_POINTS
 from tests.conftest import Live, wait_for
 from tests.test_ui_service_view import apply_patch
-
-
-def wire(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, cls=plotly.utils.PlotlyJSONEncoder))
-
-
-def find(node: Any, pred: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(node, list):
-        for item in node:
-            out += find(item, pred)
-    elif isinstance(node, dict):
-        props = node.get("props")
-        if isinstance(props, dict) and pred(props):
-            out.append(props)
-        for value in (props or node).values():
-            out += find(value, pred)
-    return out
+from tests.ui_support import find, wire
 
 
 @pytest.fixture(scope="module")

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import plotly
 import plotly.graph_objects as go
 import pytest
 
 from tamma_dash.ui.plotfig import figure
 from tests.conftest import Live, wait_for
-
-
-def wire(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, cls=plotly.utils.PlotlyJSONEncoder))
-
-
-def figures(node: Any) -> list[dict[str, Any]]:
-    """Every ``figure`` prop in a rendered layout tree."""
-    out: list[dict[str, Any]] = []
-    if isinstance(node, list):
-        for item in node:
-            out += figures(item)
-    elif isinstance(node, dict):
-        props = node.get("props")
-        if isinstance(props, dict) and isinstance(props.get("figure"), dict):
-            out.append(props["figure"])
-        for value in (props or node).values():
-            out += figures(value)
-    return out
+from tests.ui_support import find, wire
 
 
 def test_figure_skips_validation_but_keeps_what_it_was_given() -> None:
@@ -57,7 +37,8 @@ def test_every_page_figure_passes_plotlys_validation(live: Live) -> None:
     seen = 0
     with app.server.test_request_context():
         for label, build in pages:
-            for fig in figures(wire(build())):
+            graphs = find(wire(build()), lambda p: isinstance(p.get("figure"), dict))
+            for fig in (g["figure"] for g in graphs):
                 try:
                     go.Figure(fig)  # validates every property and array
                 except ValueError as err:

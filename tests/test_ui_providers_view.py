@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import plotly.utils
 import pytest
 
 from tamma_dash.config import ServiceConfig, Settings
@@ -18,6 +17,7 @@ from tamma_dash.runtime import Runtime, build
 from tamma_dash.ui import context
 from tamma_dash.ui import providers_view as pv
 from tests.test_ui_service_view import FakeClock, find
+from tests.ui_support import wire
 
 T0 = 1_700_000_000.0
 STEP = 5.0
@@ -25,8 +25,6 @@ SERVICES = (ServiceConfig("openai", ServiceKind.PROVIDER), ServiceConfig("github
             ServiceConfig("gitlab", ServiceKind.GIT))
 
 
-def wire(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, cls=plotly.utils.PlotlyJSONEncoder))
 
 
 # --- pace: spend rate from history ---

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import plotly.utils
 import pytest
 from dash import Patch
 
@@ -20,6 +19,7 @@ from tamma_dash.store.base import Latest
 from tamma_dash.ui import context
 from tamma_dash.ui import service_view as sv
 from tests.test_ui_live import _apply_one, figure_doc
+from tests.ui_support import find, wire
 
 T0 = 1_700_000_000.0
 STEP = 5.0
@@ -70,8 +70,6 @@ def tick(rt: Runtime, i: int) -> float:
     return ts
 
 
-def wire(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, cls=plotly.utils.PlotlyJSONEncoder))
 
 
 def _assoc(doc: Any, path: list[Any], value: Any) -> None:
@@ -382,17 +380,6 @@ def test_layout_of_an_unknown_service_is_a_message(rt: Runtime, service_page: An
     assert "Service not found" in page and "/service/worker-1" in page
 
 
-def find(node: Any, pred: Any) -> list[dict[str, Any]]:
-    """Every component's props (depth first) for which ``pred(props)`` holds."""
-    out: list[dict[str, Any]] = []
-    if isinstance(node, list):
-        for item in node:
-            out += find(item, pred)
-    elif isinstance(node, dict) and "props" in node:
-        if pred(node["props"]):
-            out.append(node["props"])
-        out += find(node["props"].get("children"), pred)
-    return out
 
 
 def test_a_tick_without_a_value_arrives_as_a_gap() -> None:
