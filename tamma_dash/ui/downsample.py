@@ -31,6 +31,13 @@ def iso(ts: np.ndarray | Sequence[float]) -> list[str]:
     return [str(s) for s in np.datetime_as_string(ms, unit="ms")]
 
 
+def column(frame: pd.DataFrame, key: str) -> np.ndarray:
+    """One series of a wide frame as floats; a key the frame lacks is all gap, not an error."""
+    if key in frame.columns:
+        return frame[key].to_numpy(dtype=np.float64)
+    return np.full(len(frame.index), np.nan)
+
+
 def y_values(values: np.ndarray | Sequence[float]) -> list[float | None]:
     """Floats as a JSON-ready list with ``None`` for NaN/inf (a plotly line break)."""
     arr = np.asarray(values, dtype=np.float64)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from tamma_dash.ui.downsample import downsample_series, iso, to_epoch, y_values
+from tamma_dash.ui.downsample import column, downsample_series, iso, to_epoch, y_values
 from tamma_dash.ui.export import figure_csv, figure_filename, graph_config
 from tamma_dash.ui.format import series_name
 from tamma_dash.ui.plotfig import figure
@@ -48,13 +48,6 @@ def hover_value(unit: str) -> str:
     return _HOVER.get(unit, "%{y:,.4~g}" + (f" {unit}" if unit else ""))
 
 
-def _column(frame: pd.DataFrame, key: str) -> np.ndarray:
-    """One series as floats; a key the frame lacks is all gap, not an error."""
-    if key in frame.columns:
-        return frame[key].to_numpy(dtype=np.float64)
-    return np.full(len(frame.index), np.nan)
-
-
 def _ts(frame: pd.DataFrame) -> np.ndarray:
     return frame.index.to_numpy(dtype=np.float64)
 
@@ -63,7 +56,7 @@ def series_trace(
     frame: pd.DataFrame, key: str, *, colour: str, unit: str, max_points: int
 ) -> Trace:
     """One series, downsampled to ``max_points``; WebGL once it holds over GL_THRESHOLD points."""
-    x, y = downsample_series(_ts(frame), _column(frame, key), max_points)
+    x, y = downsample_series(_ts(frame), column(frame, key), max_points)
     name = series_name(key)
     return dict(
         type="scattergl" if x.shape[0] > GL_THRESHOLD else "scatter", x=iso(x), y=y_values(y),
@@ -123,7 +116,7 @@ def anomaly_traces(
         if rows.empty or frame.empty:
             continue
         ts = rows["ts"].to_numpy(dtype=np.float64)
-        series = pd.Series(_column(frame, key), index=_ts(frame))
+        series = pd.Series(column(frame, key), index=_ts(frame))
         y = series.reindex(ts, method="nearest").to_numpy()
         name = f"{series_name(key)} anomalies"
         out.append(dict(
@@ -206,6 +199,6 @@ def resample_for_range(
     for i, key in enumerate(keys):
         if key is None:
             continue
-        x, y = downsample_series(ts[i0:i1], _column(frame, key)[i0:i1], max_points)
+        x, y = downsample_series(ts[i0:i1], column(frame, key)[i0:i1], max_points)
         out[i] = {"x": iso(x), "y": y_values(y)}
     return out

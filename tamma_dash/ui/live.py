@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from dash import Patch
 from plotly.utils import PlotlyJSONEncoder
 
-from tamma_dash.ui.downsample import iso, to_epoch, y_values
+from tamma_dash.ui.downsample import column, iso, to_epoch, y_values
 
 MAX_DELETES = 32
 SLACK_ROWS = 24  # a rolling chart is re-sent whole once it holds this many rows too many
@@ -59,12 +59,6 @@ def live_window(frame: pd.DataFrame, window_s: float) -> tuple[pd.DataFrame, flo
         return frame, None
     last = float(frame.index[-1])
     return frame[frame.index.to_numpy(dtype=np.float64) > last - window_s], last
-
-
-def _column(frame: pd.DataFrame, key: str) -> np.ndarray:
-    if key in frame.columns:
-        return frame[key].to_numpy(dtype=np.float64)
-    return np.full(len(frame.index), np.nan)
 
 
 def extend_patch(
@@ -109,7 +103,7 @@ def _extend_all(
     for i, key in enumerate(keys):
         if key is not None:
             patch["data"][i]["x"].extend(x)
-            patch["data"][i]["y"].extend(y_values(_column(frame, key)[rows]))
+            patch["data"][i]["y"].extend(y_values(column(frame, key)[rows]))
 
 
 def _assign_all(
@@ -119,7 +113,7 @@ def _assign_all(
     for i, key in enumerate(keys):
         if key is not None:
             patch["data"][i]["x"] = x
-            patch["data"][i]["y"] = y_values(_column(frame, key)[rows])
+            patch["data"][i]["y"] = y_values(column(frame, key)[rows])
 
 
 def append_patch(
@@ -158,7 +152,7 @@ def append_patch(
         if key is None or n is None:
             out.append(n)
             continue
-        for j, (xv, yv) in enumerate(zip(x, y_values(_column(frame, key)[fresh]), strict=True)):
+        for j, (xv, yv) in enumerate(zip(x, y_values(column(frame, key)[fresh]), strict=True)):
             patch["data"][i]["x"][n + j] = xv
             patch["data"][i]["y"][n + j] = yv
         out.append(n + len(x))

@@ -16,6 +16,7 @@ from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.alerts_view import alert_counts, marker_text
 from tamma_dash.ui.analytics_view import fleet_hint
 from tamma_dash.ui.depmap import dependency_figure
+from tamma_dash.ui.downsample import column
 from tamma_dash.ui.live import CARD_FIELDS, same_as_shown
 from tamma_dash.ui.overview_view import (
     alerts_panel,
@@ -105,7 +106,7 @@ def sparklines(doc: dict[str, Any], now: float, theme: str) -> dict[str, tuple[s
     end = float(ts[-1]) if len(ts) else now
     out = {}
     for (name, svc), key in zip(doc["services"].items(), keys, strict=True):
-        values = frame[key].to_numpy(dtype=np.float64) if key in frame else np.full(len(ts), np.nan)
+        values = column(frame, key)
         what, unit = spark_label(svc["kind"])
         label = describe_series(f"{name} {what}", values, unit)
         fig = sparkline_figure(ts, values, status=svc["status"], theme=theme,
@@ -219,10 +220,10 @@ def tick_updates(doc: dict[str, Any], now: float, theme: str, names: list[str],
         def window(key: str = key) -> tuple[np.ndarray, np.ndarray]:
             if not hour:
                 hour.append(context.frame(list(keys.values()), now - SPARK_WINDOW_S - 60.0, now))
-            return hour[0].index.to_numpy(dtype=np.float64), _values(hour[0], key)
+            return hour[0].index.to_numpy(dtype=np.float64), column(hour[0], key)
 
         update, counts[name] = sparkline_update(
-            counts.get(name), ts, _values(frame, key), last_ts=last_ts,
+            counts.get(name), ts, column(frame, key), last_ts=last_ts,
             window_s=SPARK_WINDOW_S, status=services[name]["status"], theme=theme,
             recolour=before.get(name) != services[name]["status"], window_rows=window)
         updates.append(dash.no_update if update is None else update)
@@ -232,12 +233,6 @@ def tick_updates(doc: dict[str, Any], now: float, theme: str, names: list[str],
     if current == last.get("statuses"):
         return updates, dash.no_update, dash.no_update, state
     return updates, depmap(doc, theme), depmap_text(doc), state
-
-
-def _values(frame: Any, key: str) -> np.ndarray:
-    if key in frame:
-        return np.asarray(frame[key].to_numpy(dtype=np.float64))
-    return np.full(len(frame.index), np.nan)
 
 
 def refresh_hint(_: Any, shown: Any = None) -> Any:
