@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import live_settings, wait_for
+from tests.conftest import live_settings, serve_app, wait_for
 
 AXE_ENV = "TAMMA_AXE_JS"
 DEFAULT_AXE = Path(__file__).parent.parent / ".cache/axe/node_modules/axe-core/axe.min.js"
@@ -34,6 +36,22 @@ def build_live_app(data_dir: Path, *, interval_s: float = 1.0) -> tuple[Any, Any
 
     rt = build(live_settings(data_dir, interval_s=interval_s, retention_s=3600.0), "run").start()
     return rt, create_app(rt)
+
+
+@contextmanager
+def served_product(data_dir: Path, *, interval_s: float = 1.0) -> Iterator[tuple[Any, str]]:
+    """The live product served by werkzeug on loopback: yields (runtime, url), then stops both.
+
+    (Not dash_duo's own threaded runner: it stops its server by injecting SystemExit into a
+    thread id, which can land in one of the product's threads once ids are reused.)
+    """
+    rt, app = build_live_app(data_dir, interval_s=interval_s)
+    server, url = serve_app(app.server)
+    try:
+        yield rt, url
+    finally:
+        server.shutdown()
+        rt.stop()
 
 
 def axe_source() -> str:

@@ -20,8 +20,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser_support import axe_violations, build_live_app, severe_logs
-from tests.conftest import serve_app, wait_for
+from tests.browser_support import axe_violations, served_product, severe_logs
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +33,8 @@ ACTOR, COMMENT = "ana-e2e", "looking at the error spike"
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     """One live product per module (1 s tick), served by werkzeug."""
-    rt, app = build_live_app(tmp_path_factory.mktemp("browser-alerts") / "data")
-    server, url = serve_app(app.server)
-    try:
-        yield rt, url
-    finally:
-        server.shutdown()
-        rt.stop()
+    with served_product(tmp_path_factory.mktemp("browser-alerts") / "data") as product:
+        yield product
 
 
 def _clickable(driver: Any, dom_id: str) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser_support import severe_logs
-from tests.conftest import live_settings, serve_app, wait_for
+from tests.browser_support import served_product, severe_logs
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -56,19 +56,8 @@ return used.filter(t => !known.has(t));
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     """One live product per module (5 s tick: layout needs no fast ticks), served by werkzeug."""
-    from tamma_dash.runtime import build
-    from tamma_dash.ui.app import create_app
-
-    settings = live_settings(tmp_path_factory.mktemp("layout") / "data", interval_s=5.0,
-                             retention_s=3600.0)
-    rt = build(settings, "run").start()
-    app = create_app(rt)
-    server, url = serve_app(app.server)
-    try:
-        yield rt, url
-    finally:
-        server.shutdown()
-        rt.stop()
+    with served_product(tmp_path_factory.mktemp("layout") / "data", interval_s=5.0) as product:
+        yield product
 
 
 def _drawn(driver: Any) -> bool:

@@ -12,11 +12,11 @@ from selenium.webdriver.common.by import By
 
 from tests.browser_support import (
     axe_violations,
-    build_live_app,
     plotly_data,
+    served_product,
     severe_logs,
 )
-from tests.conftest import serve_app, wait_for
+from tests.conftest import wait_for
 from tests.test_integration import DEMO_SERVICES
 
 pytestmark = pytest.mark.browser
@@ -57,18 +57,9 @@ return {dx: Math.round(x - Math.floor((left + right) / 2)),
 
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    """One live product per module, served by werkzeug; dash_duo drives the browser.
-
-    (dash_duo's own threaded runner stops its server by injecting SystemExit into a thread id,
-    which can land in one of the product's threads once ids are reused.)
-    """
-    rt, app = build_live_app(tmp_path_factory.mktemp("browser") / "data", interval_s=TICK_S)
-    server, url = serve_app(app.server)
-    try:
-        yield rt, url
-    finally:
-        server.shutdown()
-        rt.stop()
+    """One live product per module, served by werkzeug; dash_duo drives the browser."""
+    with served_product(tmp_path_factory.mktemp("browser") / "data", interval_s=TICK_S) as prod:
+        yield prod
 
 
 def _open(dash_duo: Any, url: str, path: str = "/") -> str:
