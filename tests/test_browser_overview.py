@@ -7,7 +7,9 @@ from typing import Any, cast
 
 import pytest
 import requests
+from selenium.common.exceptions import MoveTargetOutOfBoundsException
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 
 from tests.browser_support import (
@@ -26,9 +28,9 @@ pytestmark = pytest.mark.browser
 # headless Chromium emulates in software: pages took 3-5x longer to settle.
 TICK_S = 5.0
 # A node's plot position from gd.data and the full layout's axes, scrolled to mid-viewport by
-# its nearest scrolling ancestor, at once (Bootstrap makes scrolling smooth); the offset is
-# from the plot's in-view centre (the W3C actions origin of an element), which differs from its
-# box centre when the plot is cut by the viewport.
+# its nearest scrolling ancestor, at once (Bootstrap makes scrolling smooth), in viewport
+# coordinates: the pointer goes there directly, not as an offset from the plot element (whose
+# in-view centre moves whenever the page above it grows).
 NODE_OFFSET_JS = """
 const gd = document.querySelector('#depmap .js-plotly-plot');
 const fl = gd && gd._fullLayout;
@@ -46,12 +48,9 @@ const vw = document.documentElement.clientWidth, vh = document.documentElement.c
 (box || document.scrollingElement).scrollBy(
   {top: r.top + py - vh / 2, behavior: 'instant'});
 r = gd.getBoundingClientRect();
-const left = Math.max(0, r.left), right = Math.min(vw, r.right);
-const top = Math.max(0, r.top), bottom = Math.min(vh, r.bottom);
-const x = r.left + px, y = r.top + py;
-return {dx: Math.round(x - Math.floor((left + right) / 2)),
-        dy: Math.round(y - Math.floor((top + bottom) / 2)),
-        in_view: x >= 0 && x < vw && y >= 0 && y < vh, width: r.width, height: r.height};
+const x = Math.round(r.left + px), y = Math.round(r.top + py);
+return {x: x, y: y, in_view: x >= 0 && x < vw && y >= 0 && y < vh,
+        width: r.width, height: r.height};
 """
 
 
@@ -92,6 +91,45 @@ def test_overview_shows_every_demo_service_with_status_in_words(dash_duo: Any, p
     assert severe_logs(dash_duo) == []
 
 
+# Before any page script: what each Dash callback request asked for (its outputs, its trigger).
+RECORD_CALLBACKS_JS = """
+window.__callbacks = [];
+const realFetch = window.fetch;
+window.fetch = function(url, options) {
+  if (String(url).includes('_dash-update-component') && options && options.body) {
+    try {
+      const body = JSON.parse(options.body);
+      window.__callbacks.push({output: body.output, changed: body.changedPropIds || []});
+    } catch (e) {}
+  }
+  return realFetch.apply(this, arguments);
+};
+"""
+
+
+def test_first_load_brings_the_page_without_routing_or_redrawing(dash_duo: Any, product) -> None:
+    # The page comes with the layout (no routing round trip) and a light load does not redraw
+    # every figure for a theme that did not change (both cost a cold load ~0.3 s and more).
+    _, url = product
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                    {"source": RECORD_CALLBACKS_JS})
+    _open(dash_duo, url)
+    dash_duo.wait_for_element("#depmap .js-plotly-plot .main-svg", timeout=30)
+    wait_for(lambda: dash_duo.driver.execute_script(
+        "return document.querySelectorAll('#status-grid .js-plotly-plot .main-svg').length") > 0,
+        timeout=30)
+    calls = dash_duo.driver.execute_script("return window.__callbacks")
+    assert calls, "no callback was recorded: the recorder did not run"
+    assert not [c for c in calls if "_pages_content" in c["output"]]
+    assert not [c for c in calls if "theme.data" in c["changed"]]
+    assert dash_duo.driver.title == "tamma-dash · overview"
+    # navigating still goes through Dash's router
+    dash_duo.driver.find_element(By.CSS_SELECTOR, "a.nav-link[href='/providers']").click()
+    dash_duo.wait_for_contains_text("#main h1", "Providers", timeout=20)
+    assert [c for c in dash_duo.driver.execute_script("return window.__callbacks")
+            if "_pages_content" in c["output"]]
+
+
 def test_injected_fault_turns_card_and_map_node_down(dash_duo: Any, product) -> None:
     rt, url = product
     _open(dash_duo, url)
@@ -111,8 +149,7 @@ def test_injected_fault_turns_card_and_map_node_down(dash_duo: Any, product) -> 
 
 def _settled_node_offset(dash_duo: Any, name: str) -> dict[str, Any]:
     """Where ``name``'s node is, once the map has stopped moving: scrolled to the middle of the
-    viewport, as an offset from the plot element's in-view centre (where ActionChains'
-    move_to_element puts the pointer, whatever Selenium version)."""
+    viewport, in viewport coordinates."""
     seen: list[dict[str, Any]] = []
 
     def settled() -> dict[str, Any] | None:
@@ -140,9 +177,12 @@ def _point_and_click(dash_duo: Any, name: str) -> str:
     where = _settled_node_offset(dash_duo, name)
     if not where["in_view"]:
         return f"the {name} node cannot be scrolled into view: {where}"
-    plot = dash_duo.find_element("#depmap .js-plotly-plot")
-    ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(
-        where["dx"], where["dy"]).perform()
+    pointer = ActionBuilder(dash_duo.driver)
+    pointer.pointer_action.move_to_location(where["x"], where["y"])
+    try:
+        pointer.perform()
+    except MoveTargetOutOfBoundsException:  # the page scrolled or resized since it was measured
+        return f"the pointer could not move to {where}: the page moved"
     try:  # a real pointer over the node: plotly's own hover picks the point a click reports
         hovered = cast(list[Any], wait_for(lambda: _hovered(dash_duo), timeout=3))
     except AssertionError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tamma_dash.config import Settings
@@ -56,3 +57,95 @@ def test_assets_are_cacheable_because_their_urls_change_with_them(tmp_path: Path
         rt.stop()
     assert answer.status_code == 200
     assert answer.cache_control.max_age == ASSET_MAX_AGE_S
+
+
+def _find(node: object, wanted: str) -> dict | None:
+    """The component with id ``wanted`` in a layout's JSON, depth first."""
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == wanted:
+            return node
+        children = node.get("props", {}).get("children")
+        for child in children if isinstance(children, list) else [children]:
+            if (hit := _find(child, wanted)) is not None:
+                return hit
+    elif isinstance(node, list):
+        for child in node:
+            if (hit := _find(child, wanted)) is not None:
+                return hit
+    return None
+
+
+def test_the_opened_page_comes_with_the_first_layout_and_the_router_stays_quiet(
+        tmp_path: Path) -> None:
+    # The layout request's Referer names the page the browser opened: the page is in the
+    # layout, and the container's Location already holds that address (so it does not report
+    # it on mount, which is what fires Dash's routing callback: one round trip saved).
+    from tamma_dash.runtime import build
+    from tamma_dash.ui.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "data", demo=False, host_metrics=False,
+                        interval_s=0.5, retention_s=600.0)
+    rt = build(settings, "run")
+    try:
+        client = create_app(rt).server.test_client()
+        client.get("/trends?range=6h")
+        opened = client.get("/_dash-layout", headers={
+            "Referer": "http://localhost/trends?range=6h"}).get_json()
+        service = client.get("/_dash-layout", headers={
+            "Referer": "http://localhost/service/queue-9"}).get_json()
+        bare = client.get("/_dash-layout").get_json()
+        elsewhere = client.get("/_dash-layout", headers={
+            "Referer": "http://example.org/service/api"}).get_json()
+        unknown = client.get("/_dash-layout", headers={
+            "Referer": "http://localhost/no/such/page"}).get_json()
+    finally:
+        rt.stop()
+    location = _find(opened, "_pages_location")
+    assert location is not None
+    assert location["props"]["pathname"] == "/trends"
+    assert location["props"]["search"] == "?range=6h"
+    content = _find(opened, "_pages_content")
+    assert content is not None and _find(content, "trends-desc") is not None
+    assert '"6h"' in json.dumps(content)  # the query reached the page's layout
+    # a path template's variable reaches the page too (no such service here: it says so)
+    assert "queue-9" in json.dumps(_find(service, "_pages_content"))
+    assert _find(opened, "_pages_store")["props"]["data"]["title"]  # type: ignore[index]
+    for layout in (bare, elsewhere, unknown):  # Dash's own container: its router renders
+        assert _find(layout, "_pages_location")["props"].get("pathname") is None  # type: ignore[index]
+        assert _find(layout, "_pages_content")["props"].get("children") is None  # type: ignore[index]
+
+
+def test_page_scripts_drop_the_polyfill_and_bring_the_graph_chunk_with_dcc() -> None:
+    from tamma_dash.ui.page_scripts import trimmed
+
+    index = ('<script src="/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js">'
+             '</script>\n<script src="/_dash-component-suites/dash/deps/react@18.v4_4_1m1.3.1.min'
+             '.js"></script>\n<script src="/p/_dash-component-suites/dash/dcc/dash_core_componen'
+             'ts.v4_4_1m17.js"></script>\n')
+    out = trimmed(index)
+    assert "polyfill" not in out and "react@18" in out
+    assert ('dash_core_components.v4_4_1m17.js"></script>\n<script src="/p/_dash-component-suite'
+            's/dash/dcc/async-graph.v4_4_1m17.js"></script>') in out
+    assert trimmed("<p>no scripts</p>") == "<p>no scripts</p>"
+
+
+def test_the_served_page_has_regenerator_runtime_instead_of_the_polyfill(tmp_path: Path) -> None:
+    import re
+
+    from tamma_dash.runtime import build
+    from tamma_dash.ui.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "data", demo=False, host_metrics=False,
+                        interval_s=0.5, retention_s=600.0)
+    rt = build(settings, "run")
+    try:
+        client = create_app(rt).server.test_client()
+        page = client.get("/").get_data(as_text=True)
+        scripts = re.findall(r'<script src="([^"]+)"', page)
+        chunk = client.get(next(s for s in scripts if "async-graph" in s))
+        runtime = client.get(next(s for s in scripts if "regenerator-runtime" in s))
+    finally:
+        rt.stop()
+    assert not any("polyfill" in s for s in scripts)
+    assert chunk.status_code == 200 and chunk.cache_control.max_age  # stamped: cacheable
+    assert runtime.status_code == 200 and b"regeneratorRuntime = runtime" in runtime.data

@@ -12,9 +12,10 @@ from dash import Dash, Input, Output, State, _callback, ctx, dcc, html
 
 from tamma_dash import auth
 from tamma_dash.api import routes
-from tamma_dash.ui import context
+from tamma_dash.ui import context, page_scripts
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.alerts_view import announce, toast_body, toast_header
+from tamma_dash.ui.first_page import page_container
 from tamma_dash.ui.live import same_as_shown
 from tamma_dash.ui.theme import status_icon
 from tamma_dash.ui.timerange import DEFAULT, PRESETS, query_dict, with_query
@@ -31,6 +32,7 @@ ASSET_MAX_AGE_S = 7 * 24 * 3600
 def create_app(rt: Runtime) -> Dash:
     """Build the Dash app, its pages and the API routes on its Flask server."""
     context.set_runtime(rt)
+    page_scripts.install()
     app = Dash(
         __name__, title="tamma-dash", use_pages=True, pages_folder="", assets_folder=str(ASSETS),
         update_title="", suppress_callback_exceptions=True, serve_locally=True,
@@ -99,7 +101,7 @@ def shell() -> Any:
         dbc.Alert("Demo data: a simulated Tamma fleet running on this machine.", color="info",
                   className="py-1 px-3 mb-0 rounded-0 small", id="demo-banner",
                   is_open=bool(doc.get("demo"))),
-        html.Main(dash.page_container, id="main", className="container-fluid py-3", tabIndex="-1"),
+        html.Main(page_container(), id="main", className="container-fluid py-3", tabIndex="-1"),
         alert_toast(),
     ])
 
@@ -192,13 +194,15 @@ def _sync_range(preset: str | None, search: str | None) -> tuple[Any, Any]:
     return dash.no_update, shown or DEFAULT
 
 
+# The figures were drawn in the theme the Store holds: an unchanged theme (every light load)
+# leaves the Store alone, or each page would redraw all of its figures once it mounted.
 dash.clientside_callback(
-    """function(dark) {
+    """function(dark, current) {
         const theme = dark ? 'dark' : 'light';
         document.documentElement.setAttribute('data-bs-theme', theme);
-        return theme;
+        return theme === current ? window.dash_clientside.no_update : theme;
     }""",
-    Output("theme", "data"), Input("theme-switch", "value"),
+    Output("theme", "data"), Input("theme-switch", "value"), State("theme", "data"),
 )
 
 __all__ = ["State", "create_app"]
