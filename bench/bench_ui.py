@@ -43,8 +43,10 @@ window.__bench = {drawn: null, shown: []};
   const graphs = document.querySelectorAll('.dash-graph');
   const drawn = document.querySelectorAll('.dash-graph .js-plotly-plot .main-svg');
   const cards = document.querySelectorAll('#status-grid .status-card, #service-header h1');
+  const sparks = Array.from(document.querySelectorAll('img.spark'));
   if (window.__bench.drawn === null && graphs.length > 0 && cards.length > 0 &&
-      Array.from(graphs).every(g => g.querySelector('.main-svg'))) {
+      Array.from(graphs).every(g => g.querySelector('.main-svg')) &&
+      sparks.every(img => img.complete && img.naturalWidth > 0)) {
     window.__bench.drawn = performance.now();
   }
   let newest = null;
@@ -52,6 +54,10 @@ window.__bench = {drawn: null, shown: []};
     const x = t.x && t.x.length ? t.x[t.x.length - 1] : null;
     if (typeof x === 'string' && (newest === null || x > newest)) newest = x;
   }));
+  sparks.forEach(img => {  // the overview's sparklines: SVG images, their newest point
+    const x = img.getAttribute('data-newest');
+    if (x && (newest === null || x > newest)) newest = x;
+  });
   const b = window.__bench;
   if (newest !== null && newest !== b.newest) {
     const el = document.getElementById('conn-status');
@@ -73,9 +79,11 @@ return {transfer: sum('transferSize'), encoded: sum('encodedBodySize'),
         biggest: all.map(e => [e.name.split('?')[0].split('/').slice(-1)[0], e.transferSize])
                     .sort((a, b) => b[1] - a[1]).slice(0, 6)};
 """
+# What resending every chart each tick would send: plotly figures, and the sparkline images.
 FIGURES_JS = """
 return Array.from(document.querySelectorAll('.js-plotly-plot')).map(
-  gd => JSON.stringify({data: gd.data, layout: gd.layout}));
+  gd => JSON.stringify({data: gd.data, layout: gd.layout})).concat(
+  Array.from(document.querySelectorAll('img.spark')).map(img => img.getAttribute('src') || ''));
 """
 
 

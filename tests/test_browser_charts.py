@@ -34,6 +34,9 @@ let newest = '';
 document.querySelectorAll('.js-plotly-plot').forEach(gd => (gd.data || []).forEach(t => {
   const x = t.x && t.x.length ? t.x[t.x.length - 1] : null;
   if (typeof x === 'string' && x > newest) newest = x; }));
+document.querySelectorAll('img.spark').forEach(img => {  // the overview's drawn sparklines
+  const x = img.getAttribute('data-newest') || '';
+  if (x > newest) newest = x; });
 return newest;"""
 SERIES_JS = GD + """
 return gd && gd.data ? gd.data.filter(t => t.meta && t.meta.role === 'series').map(t => ({
@@ -154,7 +157,7 @@ def test_page_recovers_by_itself_when_the_server_returns(dash_duo: Any, product)
     _, server = product
     dash_duo.driver.get(server.url + "/")
     dash_duo.wait_for_contains_text("#conn-status", "Live", timeout=30)
-    dash_duo.wait_for_element("#status-grid .js-plotly-plot .main-svg", timeout=30)
+    dash_duo.wait_for_element("#status-grid img.spark[src^='data:image/svg']", timeout=30)
     dash_duo.driver.execute_script("window.__sameDocument = 'kept';")
     server.stop()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, cast
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 
+from tamma_dash.ui.theme import PALETTES
 from tests.browser_support import (
     axe_violations,
     plotly_data,
@@ -91,6 +93,12 @@ def test_overview_shows_every_demo_service_with_status_in_words(dash_duo: Any, p
     assert severe_logs(dash_duo) == []
 
 
+# Every status card's sparkline drawn: an SVG line with at least two points in its image.
+SPARKS_DRAWN_JS = r"""
+const imgs = Array.from(document.querySelectorAll('#status-grid img.spark'));
+return imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0 &&
+  /^data:image\/svg\+xml,.*%3Cpath%20d%3D%22M[^L]*L/.test(img.getAttribute('src') || ''));
+"""
 # Before any page script: what each Dash callback request asked for (its outputs, its trigger).
 RECORD_CALLBACKS_JS = """
 window.__callbacks = [];
@@ -115,9 +123,7 @@ def test_first_load_brings_the_page_without_routing_or_redrawing(dash_duo: Any, 
                                     {"source": RECORD_CALLBACKS_JS})
     _open(dash_duo, url)
     dash_duo.wait_for_element("#depmap .js-plotly-plot .main-svg", timeout=30)
-    wait_for(lambda: dash_duo.driver.execute_script(
-        "return document.querySelectorAll('#status-grid .js-plotly-plot .main-svg').length") > 0,
-        timeout=30)
+    wait_for(lambda: dash_duo.driver.execute_script(SPARKS_DRAWN_JS), timeout=30)
     calls = dash_duo.driver.execute_script("return window.__callbacks")
     assert calls, "no callback was recorded: the recorder did not run"
     assert not [c for c in calls if "_pages_content" in c["output"]]
@@ -141,6 +147,10 @@ def test_injected_fault_turns_card_and_map_node_down(dash_duo: Any, product) -> 
     # the cards come from another callback than the map: wait for them, don't race them
     wait_for(lambda: "status-down" in _card_classes(dash_duo, "worker-3"), timeout=20)
     wait_for(lambda: "down" in _card_text(dash_duo, "worker-3"), timeout=20)
+    down_colour = quote(PALETTES["light"].status["down"], safe="")  # as in the image's URL
+    wait_for(lambda: down_colour in (dash_duo.driver.execute_script(
+        "return document.getElementById(arguments[0]).getAttribute('src');",
+        '{"service":"worker-3","type":"spark-img"}') or ""), timeout=20)  # the line turns red
     traces = plotly_data(dash_duo.driver, "depmap")
     down = [t for t in traces if "down" in (t["name"] or "")]
     assert down and "worker-3" in down[0]["customdata"]

@@ -33,7 +33,7 @@ def test_sparklines_start_downsampled_and_patches_bring_each_new_tick(page: Any)
 
     layout = wire(page.layout())
     state = find(layout, lambda p: p.get("id") == "overview-last")[0]["data"]
-    sparks = {p["id"]["service"]: p["figure"] for p in find(
+    sparks = {p["id"]["service"]: p["data"] for p in find(
         layout, lambda p: isinstance(p.get("id"), dict) and p["id"].get("type") == "spark")}
     assert set(sparks) == set(context.snapshot()["services"])
     for name, fig in sparks.items():

@@ -9,7 +9,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import ALL, Input, Output, State, dcc, html
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
@@ -123,11 +123,21 @@ def last_state(doc: dict[str, Any], now: float, sparks: dict[str, tuple[str, Any
 
 
 def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """Per card: its sentence for screen readers, the line's data (a figure-shaped dict the
+    ticks patch) and the image the browser draws it into (assets/sparkline.js)."""
     return {name: html.Div([
         html.P(label, className="visually-hidden", id={"type": "spark-text", "service": name}),
-        dcc.Graph(id={"type": "spark", "service": name}, figure=fig,
-                  config={"displayModeBar": False}, className="px-2", style={"height": "48px"}),
+        dcc.Store(id={"type": "spark", "service": name}, data=fig),
+        html.Img(id={"type": "spark-img", "service": name}, alt="", className="spark px-2"),
     ]) for name, (label, fig) in sparks.items()}
+
+
+dash.clientside_callback(
+    ClientsideFunction("tamma", "sparkline"),
+    Output({"type": "spark-img", "service": MATCH}, "src"),
+    Output({"type": "spark-img", "service": MATCH}, "data-newest"),
+    Input({"type": "spark", "service": MATCH}, "data"),
+)
 
 
 @dash.callback(
@@ -179,7 +189,7 @@ def _digest(value: Any) -> str:
 
 
 @dash.callback(
-    Output({"type": "spark", "service": ALL}, "figure"), Output("depmap", "figure"),
+    Output({"type": "spark", "service": ALL}, "data"), Output("depmap", "figure"),
     Output("depmap-text", "children"), Output("overview-last", "data"),
     Input("tick", "data"), Input("theme", "data"),
     State({"type": "spark", "service": ALL}, "id"), State("overview-last", "data"),
