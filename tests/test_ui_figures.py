@@ -23,7 +23,7 @@ from tamma_dash.ui.figures import (
     sparkline_figure,
     time_series_figure,
 )
-from tamma_dash.ui.sparkline import SPARK_POINTS, SPARK_SLACK, sparkline_update
+from tamma_dash.ui.sparkline import SPARK_POINTS, SPARK_SLACK, spark_store, sparkline_update
 from tamma_dash.ui.theme import (
     PALETTES,
     STATUS_ICONS,
@@ -371,3 +371,20 @@ def test_series_names_for_known_and_unknown_metrics() -> None:
     assert fmt.series_name(API) == "api · p95 response time"
     assert fmt.series_name("tamma-dash/collector_ms:health") == "tamma-dash · collector ms:health"
     assert fmt.metric_unit("error_rate") == "%" and fmt.metric_unit("custom") == ""
+
+
+def test_spark_store_keeps_what_the_browser_draws_and_takes_the_same_patches() -> None:
+    ts, v = T0 + 5.0 * np.arange(800), np.cos(np.arange(800) / 20.0)
+    fig = sparkline_figure(ts[:720], v[:720], status="down", theme="light",
+                           window=(ts[719] - 3600, ts[719]))
+    store = spark_store(fig)
+    assert set(store) == {"data", "layout"} and set(store["data"][0]) == {"x", "y", "line"}
+    assert store["data"][0]["x"] == list(fig.data[0].x)
+    assert store["data"][0]["line"]["color"] == PALETTES["light"].status["down"]
+    n = len(store["data"][0]["x"])
+    patch, _ = sparkline_update(n, ts[719:722], v[719:722], last_ts=ts[719], window_s=3600,
+                                status="down", theme="light")
+    after = apply_patch(json.loads(json.dumps(store)), patch)
+    assert after["data"][0]["x"][-2:] == iso(ts[720:722])
+    assert after["layout"]["xaxis"]["range"] == iso([ts[721] - 3600, ts[721]])
+    assert "template" not in json.dumps(store) and "template" in fig.to_json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -40,6 +41,18 @@ def sparkline_figure(
         xaxis=xaxis, yaxis=dict(hidden), showlegend=False, hovermode="x",
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
     ))
+
+
+def spark_store(fig: go.Figure) -> dict[str, Any]:
+    """What the browser draws a sparkline from (assets/sparkline.js), in the figure's own
+    shape so :func:`sparkline_update`'s patches apply to it: points, colour and x range only
+    (the template, margins and hover settings of a plotly figure are not needed for a path)."""
+    trace, xaxis = fig.data[0], fig.layout.xaxis
+    store: dict[str, Any] = {"data": [{"x": list(trace.x), "y": list(trace.y),
+                                       "line": {"color": trace.line.color}}]}
+    if xaxis.range is not None:
+        store["layout"] = {"xaxis": {"range": list(xaxis.range)}}
+    return store
 
 
 def sparkline_update(

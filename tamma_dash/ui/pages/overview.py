@@ -9,6 +9,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
+import plotly.graph_objects as go
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from tamma_dash.ui import context
@@ -28,7 +29,12 @@ from tamma_dash.ui.overview_view import (
     spark_label,
     status_cards,
 )
-from tamma_dash.ui.sparkline import describe_series, sparkline_figure, sparkline_update
+from tamma_dash.ui.sparkline import (
+    describe_series,
+    spark_store,
+    sparkline_figure,
+    sparkline_update,
+)
 
 SPARK_WINDOW_S = 3600.0
 
@@ -127,7 +133,7 @@ def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
     ticks patch) and the image the browser draws it into (assets/sparkline.js)."""
     return {name: html.Div([
         html.P(label, className="visually-hidden", id={"type": "spark-text", "service": name}),
-        dcc.Store(id={"type": "spark", "service": name}, data=fig),
+        dcc.Store(id={"type": "spark", "service": name}, data=spark_store(fig)),
         html.Img(id={"type": "spark-img", "service": name}, alt="", className="spark px-2"),
     ]) for name, (label, fig) in sparks.items()}
 
@@ -202,8 +208,8 @@ def refresh_figures(_: Any, theme: str, ids: list[dict[str, str]],
     now = context.now()
     if dash.ctx.triggered_id == "theme":
         sparks = sparklines(doc, now, theme)
-        figs = [sparks[i["service"]][1] if i["service"] in sparks else dash.no_update
-                for i in ids]
+        figs = [spark_store(sparks[i["service"]][1]) if i["service"] in sparks
+                else dash.no_update for i in ids]
         return figs, depmap(doc, theme), depmap_text(doc), last_state(doc, now, sparks)
     return tick_updates(doc, now, theme, [i["service"] for i in ids], last)
 
@@ -236,7 +242,8 @@ def tick_updates(doc: dict[str, Any], now: float, theme: str, names: list[str],
             counts.get(name), ts, column(frame, key), last_ts=last_ts,
             window_s=SPARK_WINDOW_S, status=services[name]["status"], theme=theme,
             recolour=before.get(name) != services[name]["status"], window_rows=window)
-        updates.append(dash.no_update if update is None else update)
+        updates.append(dash.no_update if update is None else
+                       spark_store(update) if isinstance(update, go.Figure) else update)
     new_ts = float(ts.max()) if len(ts) and ts.max() > last_ts else last_ts
     current = map_state(doc)
     state = {"ts": new_ts, "statuses": current, "n": counts}
