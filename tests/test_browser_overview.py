@@ -129,6 +129,11 @@ def test_first_load_brings_the_page_without_routing_or_redrawing(dash_duo: Any, 
     assert not [c for c in calls if "_pages_content" in c["output"]]
     assert not [c for c in calls if "theme.data" in c["changed"]]
     assert dash_duo.driver.title == "tamma-dash · overview"
+    # the layout was fetched once, by the page's preload, and the renderer used that answer
+    fetched = dash_duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter("
+        "r => r.name.endsWith('/_dash-layout')).map(r => r.initiatorType);")
+    assert fetched == ["link"]
     # navigating still goes through Dash's router
     dash_duo.driver.find_element(By.CSS_SELECTOR, "a.nav-link[href='/providers']").click()
     dash_duo.wait_for_contains_text("#main h1", "Providers", timeout=20)

@@ -121,11 +121,14 @@ def test_page_scripts_drop_the_polyfill_and_bring_the_graph_chunk_with_dcc() -> 
     index = ('<script src="/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js">'
              '</script>\n<script src="/_dash-component-suites/dash/deps/react@18.v4_4_1m1.3.1.min'
              '.js"></script>\n<script src="/p/_dash-component-suites/dash/dcc/dash_core_componen'
-             'ts.v4_4_1m17.js"></script>\n')
-    out = trimmed(index)
+             'ts.v4_4_1m17.js"></script>\n</head>')
+    out = trimmed(index, "/p/")
     assert "polyfill" not in out and "react@18" in out
     assert ('dash_core_components.v4_4_1m17.js"></script>\n<script src="/p/_dash-component-suite'
             's/dash/dcc/async-graph.v4_4_1m17.js"></script>') in out
+    assert '<link rel="preload" href="/p/_dash-layout" as="fetch" crossorigin>' in out
+    assert '<link rel="preload" href="/p/_dash-dependencies" as="fetch" crossorigin>' in out
+    assert out.index("preload") < out.index("</head>")
     assert trimmed("<p>no scripts</p>") == "<p>no scripts</p>"
 
 
@@ -147,5 +150,6 @@ def test_the_served_page_has_regenerator_runtime_instead_of_the_polyfill(tmp_pat
     finally:
         rt.stop()
     assert not any("polyfill" in s for s in scripts)
+    assert 'href="/_dash-layout" as="fetch"' in page  # fetched while the scripts run
     assert chunk.status_code == 200 and chunk.cache_control.max_age  # stamped: cacheable
     assert runtime.status_code == 200 and b"regeneratorRuntime = runtime" in runtime.data

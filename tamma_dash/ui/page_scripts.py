@@ -11,21 +11,30 @@ Measured on a cold overview load (Long Animation Frames, headless Chromium):
   on the page from the start instead; webpack then finds the chunk installed and never fetches
   it. The URL carries the same version stamp as the dcc bundle beside it, so browsers may keep
   it like the bundle (Dash serves stamped URLs with a year's max-age).
+- The layout and the callback graph are preloaded (see ``PRELOADED``).
 """
 
 from __future__ import annotations
 
 import re
 
-from dash import hooks
+from dash import get_app, hooks
 
 POLYFILL = re.compile(r'\s*<script src="[^"]*/dash/deps/polyfill@[^"]*"></script>')
+# Asked for by the renderer once every script has run (~1 s into a cold load): fetched while
+# the scripts download and run instead, the layout (the page, built on the server) is there
+# when the renderer asks. A same-origin ``fetch`` matches a ``crossorigin`` preload.
+PRELOADED = ("_dash-layout", "_dash-dependencies")
 DCC = re.compile(r'<script src="([^"]*/dash/dcc/)dash_core_components(\.v[^"/]*?)?\.js"></script>')
 
 
-def trimmed(index: str) -> str:
-    """``index`` (Dash's page) without the polyfill and with the graph chunk after dcc."""
+def trimmed(index: str, prefix: str = "/") -> str:
+    """``index`` (Dash's page) without the polyfill, with the graph chunk after dcc, and the
+    layout and callback graph preloaded (``prefix``: Dash's requests_pathname_prefix)."""
     index = POLYFILL.sub("", index, count=1)
+    preload = "".join(f'<link rel="preload" href="{prefix}{path}" as="fetch" crossorigin>\n'
+                      for path in PRELOADED)
+    index = index.replace("</head>", f"{preload}</head>", 1)
 
     def with_graph(match: re.Match[str]) -> str:
         folder, stamp = match.group(1), match.group(2) or ""
@@ -40,5 +49,5 @@ _installed: list[bool] = []
 def install() -> None:
     """Trim the page of every Dash app in this process (Dash's index hooks are global); once."""
     if not _installed:
-        hooks.index()(trimmed)
+        hooks.index()(lambda index: trimmed(index, get_app().config.requests_pathname_prefix))
         _installed.append(True)
