@@ -20,6 +20,7 @@ from tamma_dash.analytics.detector import (
 from tamma_dash.analytics.detector_features import features, newest_features
 from tamma_dash.analytics.detector_novelty import TrailingBuffer, novelty_scores
 from tamma_dash.analytics.detector_post import Suppressor, combined, to_level
+from tamma_dash.analytics.detector_quiet import QuietScorer, QuietSettings, quiet_scores
 from tamma_dash.analytics.score_csv import main, score_frame
 
 # Small windows so many seeded series score quickly; same code paths as the default.
@@ -36,6 +37,8 @@ SMALL = DetectorConfig(
     suppress_rows=100,
     novelty_history=200,
     novelty_min=50,
+    quiet_history=200,
+    quiet_min=50,
 )
 SEEDS = range(6)
 AT, N = 300, 400
@@ -188,6 +191,37 @@ def test_novelty_is_free_of_units_and_silent_until_enough_history() -> None:
     np.testing.assert_allclose(novelty_scores(1e6 * x - 7, SMALL.novelty()), nov, atol=1e-6)
     first = int(np.flatnonzero(np.isfinite(nov))[0])
     assert first > SMALL.novelty_min  # a record needs that many distances first
+
+
+def bursts(n: int, every: int, stop: int | None = None) -> np.ndarray:
+    """Low noise with a burst every ``every`` rows (none from row ``stop`` on), like a cron job."""
+    x = 1.0 + 0.01 * np.random.default_rng(0).normal(size=n)
+    x[5 : stop or n : every] += 5.0
+    return x
+
+
+def test_quiet_stretch_speaks_once_the_expected_burst_is_overdue() -> None:
+    settings = QuietSettings(history=200, min_rows=50)
+    q = quiet_scores(bursts(N, 20, stop=AT), settings)
+    assert np.all(np.isnan(q[: settings.min_rows]))
+    # bursts on schedule: no record gap once a full cycle has been seen (the first one after
+    # min_rows sets the record)
+    assert np.all(np.isnan(q[settings.min_rows + 40 : AT]))
+    last = 5 + 20 * ((AT - 6) // 20)  # the last burst before the stop
+    overdue = AT + np.flatnonzero(np.isfinite(q[AT:]))
+    assert overdue[0] == last + 20  # first row with a gap longer than every earlier one
+    assert q[overdue[0]] == pytest.approx(settings.offset + settings.weight * np.log(20 / 19))
+    assert np.all(np.diff(q[overdue]) < 0)  # then fades: the record includes this stretch
+
+
+def test_quiet_stretch_is_free_of_units_and_streams_like_batch() -> None:
+    x, settings = bursts(N, 20, stop=AT), QuietSettings(history=200, min_rows=50)
+    q = quiet_scores(x, settings)
+    np.testing.assert_array_equal(quiet_scores(1e6 * x - 7, settings), q)
+    scorer = QuietScorer(settings)
+    np.testing.assert_array_equal([scorer.update(v) for v in x], q)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        QuietScorer(QuietSettings(quantile=1.0))
 
 
 def test_trailing_buffer_keeps_the_last_values_and_counts_finite_ones() -> None:

@@ -1,12 +1,13 @@
-"""The streaming single-series detector: a refitted IsolationForest, likelihood, pattern novelty.
+"""The streaming single-series detector: refitted IsolationForest, likelihood, novelty, quiet.
 
 Per row: four causal features (:mod:`detector_features`); an IsolationForest refitted every
 ``refit_every`` rows on the trailing ``train_rows``, whose score gets extra credit when the
 value lies outside the range it was trained on (an isolation tree cannot see beyond it); the
 novelty of the last few values' pattern against every earlier one (:mod:`detector_novelty`);
-then :mod:`detector_post` combines the raw score, its anomaly likelihood and the novelty into a
-0..1 level and reports a level only where it beats every level of the previous
-``suppress_rows`` rows and every alarm among them by ``rearm_margin``.
+a quiet stretch longer than any recent one (:mod:`detector_quiet`); then :mod:`detector_post`
+combines the raw score, its anomaly likelihood, the novelty and the quiet stretch into a 0..1
+level and reports a level only where it beats every level of the previous ``suppress_rows`` rows
+and every alarm among them by ``rearm_margin``.
 
 Every score depends only on the rows up to it, so scoring a prefix gives exactly the prefix of
 the scores; feeding rows one at a time (:class:`StreamingDetector`) gives the same scores up to
@@ -32,6 +33,7 @@ from tamma_dash.analytics.detector_post import (
     surprise,
     to_level,
 )
+from tamma_dash.analytics.detector_quiet import QuietScorer, QuietSettings, quiet_scores
 
 __all__ = [
     "DetectorConfig",
@@ -71,6 +73,11 @@ class DetectorConfig:
     novelty_min: int = 200  # pattern distances needed before novelty speaks
     novelty_offset: float = 0.9  # novelty at a distance equal to the recent record ...
     novelty_weight: float = 0.5  # ... plus this times log(distance / record)
+    quiet_quantile: float = 0.95  # a value above this quantile of the previous rows ends a gap
+    quiet_history: int = 2000  # rows whose quantile and longest gap count
+    quiet_min: int = 200  # rows before the quiet view speaks
+    quiet_offset: float = 0.9  # quiet score at a gap equal to the recent record ...
+    quiet_weight: float = 0.5  # ... plus this times log(gap / record)
     seed: int = 0
 
     def novelty(self) -> NoveltySettings:
@@ -81,6 +88,16 @@ class DetectorConfig:
             self.novelty_min,
             self.novelty_offset,
             self.novelty_weight,
+        )
+
+    def quiet(self) -> QuietSettings:
+        """The settings of the quiet-stretch view."""
+        return QuietSettings(
+            self.quiet_quantile,
+            self.quiet_history,
+            self.quiet_min,
+            self.quiet_offset,
+            self.quiet_weight,
         )
 
 
@@ -146,7 +163,8 @@ def raw_scores(feats: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
 
 
 def combined_scores(raw: np.ndarray, novelty: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """The strongest of raw score, shifted likelihood and novelty per row (before suppression)."""
+    """The strongest of raw score, shifted likelihood and ``novelty`` (the stronger of pattern
+    novelty and quiet stretch) per row, before suppression."""
     lik = likelihood(raw, cfg.lik_short, cfg.lik_long, cfg.lik_min)
     return combined(raw, lik, cfg.lik_offset, novelty)
 
@@ -156,7 +174,8 @@ def score_values(values: np.ndarray, cfg: DetectorConfig | None = None) -> np.nd
     cfg = cfg or DetectorConfig()
     x = _fill_gaps(np.asarray(values, dtype=float))
     raw = raw_scores(features(x, cfg.short, cfg.long), cfg)
-    both = combined_scores(raw, novelty_scores(x, cfg.novelty()), cfg)
+    views = np.fmax(novelty_scores(x, cfg.novelty()), quiet_scores(x, cfg.quiet()))
+    both = combined_scores(raw, views, cfg)
     kept = suppress(both, cfg.suppress_rows, cfg.rearm_margin)
     return np.where(kept > 0.0, to_level(kept, cfg.lik_offset), 0.0)
 
@@ -186,6 +205,7 @@ class StreamingDetector:
         self._raw: deque[float] = deque(maxlen=c.lik_long + c.lik_short)
         self._alarms = Suppressor(c.suppress_rows, c.rearm_margin)
         self._novelty = NoveltyScorer(c.novelty())
+        self._quiet = QuietScorer(c.quiet())
         self._model: TrailingModel | None = None
         self.rows = 0
         self.level = 0.0
@@ -195,7 +215,9 @@ class StreamingDetector:
         c, t = self.cfg, self.rows
         last = self._values[-1] if self._values else 0.0
         self._values.append(float(value) if np.isfinite(value) else last)
-        novelty = self._novelty.update(self._values[-1])
+        novelty = np.fmax(
+            self._novelty.update(self._values[-1]), self._quiet.update(self._values[-1])
+        )
         feat = newest_features(np.array(self._values), c.short, c.long)
         if t >= c.min_train and (self._model is None or t % c.refit_every == 0):
             self._model = _model(np.array(self._feats), c, t // c.refit_every)

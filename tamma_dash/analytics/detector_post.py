@@ -5,9 +5,10 @@ the raw score itself (with out-of-range credit) fires at once on a sharp, unprec
 the likelihood (the mean of the last few raw scores against the long history of raw scores, as
 HTM's anomaly likelihood does) fires on a sustained change that no single row gives away. A
 third view, the novelty of the latest short pattern (:mod:`detector_novelty`), fires on a
-shape never seen before even when each of its values is ordinary. The strongest is reported
-only where it beats every score of the rows just before it (and a recent alarm by a margin), so
-one event raises one alarm; it is shown as a 0..1 level.
+shape never seen before even when each of its values is ordinary; the detector passes the
+stronger of it and the quiet-stretch score (:mod:`detector_quiet`) in its place. The strongest
+is reported only where it beats every score of the rows just before it (and a recent alarm by a
+margin), so one event raises one alarm; it is shown as a 0..1 level.
 """
 
 from __future__ import annotations
