@@ -10,7 +10,7 @@ import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
-from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
@@ -139,10 +139,10 @@ def spark_components(sparks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
 
 
 dash.clientside_callback(
-    ClientsideFunction("tamma", "sparkline"),
-    Output({"type": "spark-img", "service": MATCH}, "src"),
-    Output({"type": "spark-img", "service": MATCH}, "data-newest"),
-    Input({"type": "spark", "service": MATCH}, "data"),
+    ClientsideFunction("tamma", "sparklines"),
+    Output({"type": "spark-img", "service": ALL}, "src"),
+    Output({"type": "spark-img", "service": ALL}, "data-newest"),
+    Input({"type": "spark", "service": ALL}, "data"),
 )
 
 
