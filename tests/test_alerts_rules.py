@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tamma_dash.alerts import AlertManager, AlertStore
 from tamma_dash.alerts.defaults import default_rules
 from tamma_dash.alerts.pace import PaceTracker, exhausted_before_reset
 from tamma_dash.alerts.ruleparse import parse_rules
@@ -18,9 +19,10 @@ from tamma_dash.alerts.rules import (
     ThresholdRule,
     fingerprint,
 )
+from tamma_dash.alerts.tick import AlertTicker
 from tamma_dash.config import ServiceConfig
 from tamma_dash.demo.topology import SERVICES
-from tamma_dash.models import Severity
+from tamma_dash.models import M, ServiceKind, Severity, series_key
 from tamma_dash.store.base import Latest
 from tests.test_alerts_support import T0, chain_fleet
 
@@ -135,6 +137,32 @@ def test_status_rule_matches_listed_statuses_and_services() -> None:
     found = rule.check(ctx(statuses={"api": "degraded", "database": "healthy",
                                      "dashboard": "down"}))
     assert [(c.service, c.value, c.summary) for c in found] == [("api", 1.0, "api is degraded")]
+
+
+def test_status_rule_summary_says_why_the_service_has_its_status() -> None:
+    rule = StatusRule(name="Degraded", statuses=("degraded",))
+    found = rule.check(ctx(statuses={"api": "degraded", "database": "degraded"},
+                           reasons={"api": ("error_rate high: 2.778 (limit 2)",
+                                            "cpu_percent high: 91 (limit 80)")}))
+    assert {c.service: c.summary for c in found} == {
+        "api": "api is degraded: error_rate high: 2.778 (limit 2); cpu_percent high: 91 "
+               "(limit 80)",
+        "database": "database is degraded"}  # no reason known: the status alone
+
+
+def test_status_alert_from_the_ticker_carries_the_status_reasons(tmp_path: Any) -> None:
+    # The whole path a tick takes: latest points -> verdicts -> the manager -> the alert.
+    fleet = [ServiceConfig(name="api", kind=ServiceKind.API)]
+    rule = StatusRule(name="Degraded", statuses=("degraded",))
+    manager = AlertManager([rule], fleet, AlertStore(tmp_path / "a.sqlite3"), clock=lambda: T0)
+    latest = {series_key("api", M.ERROR_RATE): Latest(T0, 7.5),
+              series_key("api", M.UP): Latest(T0, 1.0)}
+    ticker = AlertTicker(manager, lambda: latest, lambda: fleet,
+                         thresholds={M.ERROR_RATE: (2.0, 5.0)}, interval_s=5.0,
+                         clock=lambda: T0)
+    assert ticker() is not None and ticker.errors == 0
+    [alert] = manager.active()
+    assert alert["summary"] == "api is degraded: error_rate critical: 7.5 (limit 5)"
 
 
 def test_absence_counts_from_last_point_or_from_start_when_never_seen() -> None:

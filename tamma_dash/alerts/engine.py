@@ -83,12 +83,15 @@ class AlertManager:
         self, latest: Mapping[str, Latest], statuses: Mapping[str, str], *,
         now: float | None = None, anomalies: Mapping[str, float] | None = None,
         forecasts: Mapping[str, float] | None = None,
+        reasons: Mapping[str, Sequence[str]] | None = None,
     ) -> TickOutcome:
-        """One tick: check every rule, move alerts along, persist, and queue notifications."""
+        """One tick: check every rule, move alerts along, persist, and queue notifications.
+        ``reasons`` (per service, why it has its status) go into status alerts' summaries."""
         now = self.clock() if now is None else now
         with self._lock:
             ctx = EvalContext(latest, statuses, self._names, now, self._started_at, self._pace,
-                              frozenset(self._active), anomalies or {}, forecasts or {})
+                              frozenset(self._active), anomalies or {}, forecasts or {},
+                              reasons or {})
             holds = {c.fingerprint: c for r in self.rules for c in r.check(ctx)}
             batch = _Batch()
             for fp, alert in list(self._active.items()):

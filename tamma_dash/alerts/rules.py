@@ -60,6 +60,7 @@ class EvalContext:
     active: frozenset[str] = frozenset()
     anomalies: Mapping[str, float] = field(default_factory=dict)
     forecasts: Mapping[str, float] = field(default_factory=dict)
+    reasons: Mapping[str, Sequence[str]] = field(default_factory=dict)  # why each status
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,9 @@ class StatusRule(Rule):
             word = ctx.statuses.get(service)
             if word in self.statuses:
                 value = float(Status[word.upper()].value)
-                out.append(self.hit(service, value, f"{service} is {word}"))
+                why = "; ".join(ctx.reasons.get(service, ()))
+                summary = f"{service} is {word}" + (f": {why}" if why else "")
+                out.append(self.hit(service, value, summary))
         return out
 
 

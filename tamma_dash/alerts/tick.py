@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tamma_dash.alerts.engine import AlertManager, TickOutcome
-from tamma_dash.analytics.status import service_status
+from tamma_dash.analytics.status import Verdict, service_status
 from tamma_dash.api.snapshot import by_service
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Clock
@@ -19,14 +19,23 @@ log = logging.getLogger(__name__)
 Scores = Callable[[], Mapping[str, float]]
 
 
+def service_verdicts(
+    services: Sequence[ServiceConfig], latest: Mapping[str, Latest],
+    thresholds: Mapping[str, tuple[float, float]], *, now: float, interval_s: float,
+) -> dict[str, Verdict]:
+    """Each service's status and why, as the status grid shows them."""
+    grouped = by_service(latest)
+    return {s.name: service_status(grouped.get(s.name, {}), thresholds, now=now,
+                                   interval_s=interval_s) for s in services}
+
+
 def service_words(
     services: Sequence[ServiceConfig], latest: Mapping[str, Latest],
     thresholds: Mapping[str, tuple[float, float]], *, now: float, interval_s: float,
 ) -> dict[str, str]:
     """``{service: "healthy" | "degraded" | "down" | "unknown"}`` as the status grid shows it."""
-    grouped = by_service(latest)
-    return {s.name: service_status(grouped.get(s.name, {}), thresholds, now=now,
-                                   interval_s=interval_s).status.word for s in services}
+    return {name: v.status.word for name, v in service_verdicts(
+        services, latest, thresholds, now=now, interval_s=interval_s).items()}
 
 
 class AlertTicker:
@@ -50,11 +59,12 @@ class AlertTicker:
         try:
             now = self.clock()
             latest = self._latest()
-            words = service_words(self._services(), latest, self.thresholds, now=now,
-                                  interval_s=self.interval_s)
+            verdicts = service_verdicts(self._services(), latest, self.thresholds, now=now,
+                                        interval_s=self.interval_s)
             self.last = self.manager.evaluate(
-                latest, words, now=now, anomalies=_call(self.anomalies),
-                forecasts=_call(self.forecasts))
+                latest, {n: v.status.word for n, v in verdicts.items()}, now=now,
+                anomalies=_call(self.anomalies), forecasts=_call(self.forecasts),
+                reasons={n: v.reasons for n, v in verdicts.items()})
         except Exception:  # a bug here must not stop the collector
             self.errors += 1
             log.exception("alert evaluation failed")
