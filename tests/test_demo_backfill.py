@@ -12,6 +12,7 @@ import pytest
 
 from tamma_dash.demo.backfill import backfill, expected_keys, incidents
 from tamma_dash.demo.model import FleetModel
+from tamma_dash.demo.model_observed import SUCCESS_WINDOW
 from tamma_dash.demo.servers import DemoFleet
 from tamma_dash.demo.topology import EXTERNAL_NAMES, FLEET_NAMES
 from tamma_dash.models import M, series_key
@@ -237,8 +238,20 @@ def test_health_round_trips_live_are_like_the_backfilled_ones(fresh: FreshStart)
 def test_provider_probes_live_are_like_the_backfilled_ones(fresh: FreshStart) -> None:
     assert_live_within_backfill(fresh, [series_key(n, M.RESPONSE_TIME_MS)
                                         for n in EXTERNAL_NAMES], floor=ROUND_TRIP_FLOOR)
-    for name in EXTERNAL_NAMES:  # mostly exactly 100 (60 probes), never a smooth 99.6
-        assert_live_within_backfill(fresh, [series_key(name, M.SUCCESS_RATE)], 0.0, 0.0)
+    for name in EXTERNAL_NAMES:
+        key = series_key(name, M.SUCCESS_RATE)
+        back, live = fresh.values([key], live=False), fresh.values([key], live=True)
+        assert back.size >= 100 and live.size >= 10, (key, back.size, live.size)
+        # shares of the last 60 probes, as the collector derives them live: mostly exactly 100,
+        # never a smooth 99.6
+        failures = (100.0 - back) * SUCCESS_WINDOW / 100.0
+        assert np.median(back) == 100.0, (key, np.median(back))
+        # The live window is about one 60-probe window (30 ticks): its failures are one draw,
+        # so it is held to what the backfilled hour makes plausible, not to its p5 (two
+        # failures where the hour's p5 has one happens by chance alone, often).
+        live_failures = (100.0 - float(np.median(live))) * SUCCESS_WINDOW / 100.0
+        assert live_failures <= np.percentile(np.round(failures), 99) + 3, (
+            key, live_failures, np.percentile(np.round(failures), [50, 95, 99]))
 
 
 @pytest.mark.parametrize("service", ["api", "dashboard", "orchestrator"])
