@@ -29,15 +29,6 @@ def service_verdicts(
                                    interval_s=interval_s) for s in services}
 
 
-def service_words(
-    services: Sequence[ServiceConfig], latest: Mapping[str, Latest],
-    thresholds: Mapping[str, tuple[float, float]], *, now: float, interval_s: float,
-) -> dict[str, str]:
-    """``{service: "healthy" | "degraded" | "down" | "unknown"}`` as the status grid shows it."""
-    return {name: v.status.word for name, v in service_verdicts(
-        services, latest, thresholds, now=now, interval_s=interval_s).items()}
-
-
 class AlertTicker:
     """A pipeline listener: evaluates every rule on each stored tick; never raises into it."""
 

@@ -19,10 +19,7 @@ import dash
 import flask
 from dash import dcc, html
 from dash._pages import _parse_query_string, _path_to_page  # the router's own matching
-
-# The ids Dash's router reads and writes (dash.dash._ID_*): the container must keep them.
-LOCATION, CONTENT, STORE, DUMMY = ("_pages_location", "_pages_content", "_pages_store",
-                                   "_pages_dummy")
+from dash.dash import _ID_CONTENT, _ID_DUMMY, _ID_LOCATION, _ID_STORE  # the ids it reads/writes
 
 
 def opened_address() -> tuple[str, str] | None:
@@ -53,8 +50,9 @@ def page_container() -> Any:
     if callable(title):
         title = title(**(variables or {}))
     return html.Div([
-        dcc.Location(id=LOCATION, refresh="callback-nav", pathname=pathname, search=search),
-        html.Div(content, id=CONTENT, disable_n_clicks=True),
-        dcc.Store(id=STORE, data={"title": title}),
-        html.Div(id=DUMMY, disable_n_clicks=True),
+        dcc.Location(id=_ID_LOCATION, refresh="callback-nav", pathname=pathname,
+                     search=search),
+        html.Div(content, id=_ID_CONTENT, disable_n_clicks=True),
+        dcc.Store(id=_ID_STORE, data={"title": title}),
+        html.Div(id=_ID_DUMMY, disable_n_clicks=True),
     ])

@@ -17,6 +17,7 @@ Measured on a cold overview load (Long Animation Frames, headless Chromium):
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from dash import get_app, hooks
 
@@ -43,11 +44,7 @@ def trimmed(index: str, prefix: str = "/") -> str:
     return DCC.sub(with_graph, index, count=1)
 
 
-_installed: list[bool] = []
-
-
+@cache
 def install() -> None:
     """Trim the page of every Dash app in this process (Dash's index hooks are global); once."""
-    if not _installed:
-        hooks.index()(lambda index: trimmed(index, get_app().config.requests_pathname_prefix))
-        _installed.append(True)
+    hooks.index()(lambda index: trimmed(index, get_app().config.requests_pathname_prefix))

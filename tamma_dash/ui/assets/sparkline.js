@@ -43,6 +43,5 @@
   }
 
   window.dash_clientside = window.dash_clientside || {};
-  window.dash_clientside.tamma = Object.assign(window.dash_clientside.tamma || {},
-                                               {sparkline, sparklines});
+  window.dash_clientside.tamma = Object.assign(window.dash_clientside.tamma || {}, {sparklines});
 })();
