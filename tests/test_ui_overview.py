@@ -99,3 +99,13 @@ def test_badge_and_hint_answer_no_update_when_the_page_already_shows_them(page: 
     assert page.refresh_hint(None, shown) is dash.no_update
     other = wire(html.P("an older hint"))
     assert same_as_shown(page.refresh_hint(None, other), shown)  # changed: the new one is sent
+
+
+def test_worker_kpi_says_busy_of_alive_not_active() -> None:
+    """'0 / 3' under "Active workers" read as no worker alive; the label says what is counted."""
+    from tamma_dash.ui.overview_view import kpis
+
+    doc = {"status": "healthy", "services": {},
+           "system": {"activeWorkers": 0, "totalWorkers": 3, "dbPool": {}}}
+    label, value = next((lab, val) for kid, lab, val in kpis(doc) if kid == "kpi-workers")
+    assert (label, value) == ("Workers busy / alive", "0 / 3")

@@ -21,7 +21,7 @@ METRICS: dict[str, tuple[str, str]] = {
     M.PROC_CPU: ("process CPU", "%"), M.PROC_RSS: ("process memory (RSS)", "B"),
     M.PROC_MEMORY: ("process memory", "%"), M.PROC_THREADS: ("threads", ""),
     M.PROC_OPEN_FILES: ("open files", ""),
-    M.ACTIVE_WORKERS: ("active workers", ""), M.WORKERS_TOTAL: ("workers", ""),
+    M.ACTIVE_WORKERS: ("busy workers", ""), M.WORKERS_TOTAL: ("workers alive", ""),
     M.QUEUE_DEPTH: ("queue depth", ""),
     M.REQUEST_RATE: ("request rate", "req/s"), M.ERROR_RATE: ("error rate", "%"),
     M.API_P50: ("p50 response time", "ms"), M.API_P95: ("p95 response time", "ms"),

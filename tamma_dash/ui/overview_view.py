@@ -43,7 +43,7 @@ def kpis(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         workers += f" / {fmt_number(system['totalWorkers'])}"
     return [
         ("kpi-status", "Overall status", status_text(doc["status"])),
-        ("kpi-workers", "Active workers", workers),
+        ("kpi-workers", "Workers busy / alive", workers),
         ("kpi-queue", "Task queue depth", fmt_number(system.get("queueDepth"))),
         ("kpi-p95", "API p95 response", fmt_ms(api.get("responseTime"))),
         ("kpi-errors", "API error rate", fmt_percent(api.get("errorRate"))),

@@ -77,7 +77,8 @@ ERRORS = _spec("error_rate", "Error rate", "%", M.ERROR_RATE)
 REQUESTS = _spec("request_rate", "Request rate", "req/s", M.REQUEST_RATE)
 KIND_CHARTS: dict[str, tuple[ChartSpec, ...]] = {
     "orchestrator": (*RESOURCES, HTTP_TIMES, ERRORS,
-                     _spec("workers", "Active workers", "", M.ACTIVE_WORKERS, M.WORKERS_TOTAL),
+                     _spec("workers", "Workers busy / alive", "", M.ACTIVE_WORKERS,
+                           M.WORKERS_TOTAL),
                      _spec("queue", "Task queue depth", "", M.QUEUE_DEPTH),
                      _spec("tasks", "Tasks per second", "/s", "tamma_tasks_completed_rate",
                            "tamma_tasks_failed_rate")),
