@@ -166,3 +166,17 @@ def test_own_metrics_and_healthz(live: Live) -> None:
 def test_status_page_renders(live: Live) -> None:
     page = requests.get(f"{live.url}/", timeout=10)
     assert page.status_code == 200 and "tamma-dash" in page.text
+
+
+def test_unknown_api_paths_answer_json_not_the_dashboard_page(live: Live) -> None:
+    typo = requests.get(f"{live.url}/api/helth", timeout=10)
+    assert typo.status_code == 404 and typo.headers["content-type"] == "application/json"
+    doc = typo.json()
+    assert doc["error"] == "no API endpoint GET /api/helth"
+    assert "GET /api/health" in doc["fix"] and "POST /api/alerts/<alert_id>/ack" in doc["fix"]
+    wrong_method = requests.post(f"{live.url}/api/health", timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json()["fix"] == "use GET"
+    assert requests.get(f"{live.url}/api/", timeout=10).status_code == 404
+    assert requests.get(f"{live.url}/api/health", timeout=10).status_code == 200
+    page = requests.get(f"{live.url}/service/api", timeout=10)  # pages still reach the router
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from flask import Blueprint, Flask, Response, request, stream_with_context
 from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from tamma_dash.api import alert_routes
 from tamma_dash.api.errors import BadRequest
@@ -81,8 +83,49 @@ def register(server: Flask, rt: Runtime) -> None:
         doc, code = self_health(rt)
         return Response(json.dumps(doc), status=code, mimetype="application/health+json")
 
+    @bp.route("/api", methods=ALL_METHODS)
+    @bp.route("/api/", methods=ALL_METHODS)
+    @bp.route("/api/<path:rest>", methods=ALL_METHODS)
+    def api_unknown(rest: str = "") -> Response:
+        return unknown_endpoint(server, request.path, request.method)
+
     server.register_blueprint(bp)
     alert_routes.register(server, rt)
+
+
+CONVERTER = re.compile(r"<\w+:(\w+)>")  # <int:alert_id> -> <alert_id>
+NAME_ONLY = r"<\1>"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def unknown_endpoint(server: Flask, path: str, method: str) -> Response:
+    """404 (or 405) as JSON for a path under /api/ that no route serves, listing those that do.
+
+    Without it a mistyped API path fell through to the dashboard's page router: 200 and HTML.
+    """
+    routes = sorted(
+        (str(rule.rule), sorted(m for m in (rule.methods or ()) if m not in {"HEAD", "OPTIONS"}))
+        for rule in server.url_map.iter_rules()
+        if str(rule.rule).startswith("/api/") and rule.endpoint != "tamma_api.api_unknown"
+    )
+    listed = ", ".join(f"{'/'.join(methods)} {CONVERTER.sub(NAME_ONLY, rule)}"
+                       for rule, methods in routes)
+    adapter = server.url_map.bind("localhost")
+    allowed = [m for m in ("GET", "POST") if m != method and _serves(adapter, path, m)]
+    if allowed:
+        problem = f"{method} {path} is not allowed"
+        return _json({"error": problem, "fix": f"use {' or '.join(allowed)}"}, 405)
+    return _json({"error": f"no API endpoint {method} {path}", "fix": f"use one of: {listed}"},
+                 404)
+
+
+def _serves(adapter: Any, path: str, method: str) -> bool:
+    """Whether a route other than the catch-all answers ``method path``."""
+    try:
+        endpoint, _ = adapter.match(path, method=method)
+    except (HTTPException, RoutingException):  # NotFound, MethodNotAllowed, redirects
+        return False
+    return bool(endpoint != "tamma_api.api_unknown")
 
 
 def history(rt: Runtime) -> Response:
