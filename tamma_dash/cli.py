@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_access_log(getattr(args, "access_log", False))
     if args.command == "check-config":
         return check_config(args.file)
     try:
@@ -41,6 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (WriterLocked, ConfigError) as exc:
         print(f"tamma-dash: {exc}", file=sys.stderr)
         return 2
+
+
+def quiet_access_log(wanted: bool) -> None:
+    """One line per HTTP request (each tab asks several times a tick) only with --access-log.
+
+    Without it the werkzeug server logs warnings and errors only, so what the collector and the
+    alerts say is not buried; behind gunicorn its own ``--access-logfile`` applies.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.INFO if wanted else logging.WARNING)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -151,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         if name != "collect":
             cmd.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
             cmd.add_argument("--port", type=int, default=None, help="port (default 8050)")
+            cmd.add_argument("--access-log", action="store_true",
+                             help="log every HTTP request (off: warnings and errors only)")
         cmd.add_argument("--config", default=None, help="TOML config; none means the demo fleet")
         cmd.add_argument("--data-dir", default=None, help="where history lives (default ./data)")
         cmd.add_argument("--interval", type=float, default=None, help="tick in seconds (default 5)")

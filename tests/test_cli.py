@@ -33,3 +33,18 @@ def test_fast_tick_keeps_the_window_bounded() -> None:
 def test_bad_interval_flag_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["collect", "--interval", "0.01"]) == 2
     assert "0.01 is below 0.1 s" in capsys.readouterr().err
+
+
+def test_access_log_is_off_unless_asked_for() -> None:
+    """Each open tab makes several requests a tick: one log line each buries what matters."""
+    werkzeug = cli.logging.getLogger("werkzeug")
+    before = werkzeug.level
+    try:
+        args = cli._parser().parse_args(["run"])
+        cli.quiet_access_log(args.access_log)
+        assert not werkzeug.isEnabledFor(cli.logging.INFO)
+        assert werkzeug.isEnabledFor(cli.logging.WARNING)
+        cli.quiet_access_log(cli._parser().parse_args(["serve", "--access-log"]).access_log)
+        assert werkzeug.isEnabledFor(cli.logging.INFO)
+    finally:
+        werkzeug.setLevel(before)
