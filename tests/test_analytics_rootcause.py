@@ -46,3 +46,23 @@ def test_slack_lets_near_simultaneous_upstream_onsets_count() -> None:
 
 def test_no_onsets_no_causes() -> None:
     assert rank_causes(GRAPH, {}) == []
+
+
+def test_a_down_dependency_explains_dependants_that_degraded_before_it() -> None:
+    """The demo's pool exhaustion: api and orchestrator were already degraded (a slow probe)
+    when the database went down; the database is the cause, not the earliest degraded one."""
+    onsets = {"api": 100.0, "orchestrator": 107.0, "database": 122.0}
+    assert rank_causes(GRAPH, onsets)[0][0] == "api"  # onset order alone blames api
+    assert rank_causes(GRAPH, onsets, down={"database"}) == [
+        ("database", "no unusual upstream; 2 unusual services depend on it"),
+        ("api", "depends on database, which is down"),
+        ("orchestrator", "depends on database, which is down"),
+    ]
+
+
+def test_a_dependant_that_went_down_first_is_not_explained_by_a_later_down() -> None:
+    onsets = {"worker": 100.0, "database": 130.0}
+    assert rank_causes(GRAPH, onsets, down={"worker", "database"}) == [
+        ("worker", "earliest unusual service"),
+        ("database", "no unusual upstream"),
+    ]

@@ -253,6 +253,13 @@ def test_root_cause_ranking_on_the_demo_model_upstream_first() -> None:
     assert hint is not None and hint.cause == "database"
     assert hint.ranking[0] == ("database", "earliest unusual service; 2 unusual services "
                                            "depend on it")
+    # api already degraded before the fault (a slow probe on a busy machine): the database,
+    # down now, still explains it, instead of api being blamed for coming first
+    assert words["database"] == "down"
+    early = root_cause_hint(depends, {**words, "api": "degraded"}, {},
+                            {**onsets, "api": float(ts[0])}, {})
+    assert early is not None and early.cause == "database"
+    assert ("api", "depends on database, which is down") in early.ranking
 
 
 def test_no_future_data_scores_and_forecasts_at_t_ignore_later_points() -> None:

@@ -97,7 +97,8 @@ def root_cause_hint(
         onsets[service] = min(onsets.get(service, event.start), event.start)
     if len(onsets) < 2:
         return None
-    ranking = rank_causes(depends_on, onsets)
+    ranking = rank_causes(depends_on, onsets,
+                          down={s for s, word in statuses.items() if word == "down"})
     cause = ranking[0][0]
     downstream = [s for s, _ in ranking[1:] if cause in upstream(depends_on, s)]
     affected = tuple((s, statuses.get(s, "") if statuses.get(s) in ("degraded", "down")

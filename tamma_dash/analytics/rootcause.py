@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 
 def upstream(depends_on: Mapping[str, Sequence[str]], service: str) -> set[str]:
@@ -22,24 +22,31 @@ def rank_causes(
     onsets: Mapping[str, float],
     *,
     slack_s: float = 0.0,
+    down: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """Unusual services, likeliest cause first, each with the reason for its place.
 
     A service is a root candidate when nothing it depends on went wrong before it (within
-    ``slack_s``). Roots come first, those with more dependants that turned unusual after them
-    first, then the earliest; the others follow by onset, each naming the upstream service
-    that explains it.
+    ``slack_s``) and, unless it is down itself, nothing it depends on is ``down`` now: a
+    dependency that stopped answering explains a dependant's lesser trouble whenever that began
+    (a dependant degraded a little earlier, by a slow probe, must not take the blame). Roots
+    come first, those with more dependants that they explain first, then the earliest; the
+    others follow by onset, each naming the upstream service that explains it.
     """
     ups = {s: upstream(depends_on, s) & onsets.keys() for s in onsets}
-    downs = {
-        s: {d for d in onsets if s in ups[d] and onsets[d] + slack_s >= onsets[s]} for s in onsets
-    }
+
+    def explains(u: str, s: str) -> bool:
+        hard = u in down and s not in down  # a down service explains a merely unusual one
+        return u in ups[s] and (hard or onsets[u] <= onsets[s] + slack_s)
+
+    downs = {s: {d for d in onsets if explains(s, d)} for s in onsets}
     ranked: list[tuple[tuple[int, int, float, str], str, str]] = []
     for s, t in onsets.items():
-        earlier = sorted((onsets[u], u) for u in ups[s] if onsets[u] <= t + slack_s)
+        earlier = sorted((u not in down, onsets[u], u) for u in ups[s] if explains(u, s))
         if earlier:
-            reason = f"depends on {earlier[0][1]}, which turned unusual first"
-            ranked.append(((1, 0, t, s), s, reason))
+            u = earlier[0][2]
+            why = "which is down" if u in down else "which turned unusual first"
+            ranked.append(((1, 0, t, s), s, f"depends on {u}, {why}"))
             continue
         n = len(downs[s])
         reason = "earliest unusual service" if t == min(onsets.values()) else "no unusual upstream"
