@@ -86,5 +86,5 @@ def open_moment(click: dict[str, Any] | None) -> Any:
     return data[0] if isinstance(data, list) and data else dash.no_update
 
 
-dash.register_page(__name__, path="/analytics", name="Analytics", title="tamma-dash: Analytics",
+dash.register_page(__name__, path="/analytics", name="Analytics", title="tamma-dash · analytics",
                    layout=layout)

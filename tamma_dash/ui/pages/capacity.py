@@ -92,5 +92,5 @@ def refresh(_tick: Any, key: str | None, seen: list[float] | None) -> Any:
     return cv.capacity_table(forecasts, key), options, stamp
 
 
-dash.register_page(__name__, path="/capacity", name="Capacity", title="tamma-dash: Capacity",
+dash.register_page(__name__, path="/capacity", name="Capacity", title="tamma-dash · capacity",
                    layout=layout)
