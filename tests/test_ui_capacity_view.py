@@ -138,7 +138,24 @@ def test_page_key_in_the_url_chooses_the_chart_and_ticks_refresh_only_on_news(
     assert find(doc, lambda p: p.get("id") == "capacity-key")[0]["value"] == (
         "orchestrator/queue_depth")
     seen = find(doc, lambda p: p.get("id") == "capacity-seen")[0]["data"]
-    assert page.refresh(None, "orchestrator/queue_depth", seen) == (dash.no_update,) * 3
-    table, options, stamp = page.refresh(None, "api/disk_percent", [])
+    assert page.refresh(None, "orchestrator/queue_depth", seen) == (dash.no_update,) * 4
+    table, options, stamp, value = page.refresh(None, "api/disk_percent", [])
     assert "capacity-table" in json.dumps(wire(table))
     assert stamp == seen and len(options) == 2
+    assert value is dash.no_update  # the reader's choice stays
+
+
+def test_a_fresh_start_says_why_the_chart_is_empty_then_charts_the_first_forecast(
+        rt: Runtime, page: Any, tmp_path: Path) -> None:
+    (tmp_path / "analytics.json").unlink()
+    doc = wire(page.layout())
+    graph = find(doc, lambda p: p.get("id") == "capacity-chart")[0]["figure"]
+    assert graph["data"] == [] and graph["layout"]["xaxis"] == {"visible": False}
+    assert "within a minute" in graph["layout"]["annotations"][0]["text"]
+    assert find(doc, lambda p: p.get("id") == "capacity-key")[0]["value"] is None
+    seen = find(doc, lambda p: p.get("id") == "capacity-seen")[0]["data"]
+    assert seen == []
+    forecasts = (flat("orchestrator/queue_depth", "orchestrator", "queue depth"), disk_forecast())
+    AnalyticsResults(T0 + 60, forecasts=forecasts, fitted={"api": T0}).save(tmp_path)
+    *_, value = page.refresh(None, None, seen)
+    assert value == "api/disk_percent"  # soonest to run out, charted without a click

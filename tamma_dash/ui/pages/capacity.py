@@ -32,12 +32,28 @@ def chosen(forecasts: list[CapacityForecast], key: str | None) -> CapacityForeca
 def chart(f: CapacityForecast | None, theme: str) -> tuple[Any, str]:
     """The figure and its text alternative for one forecast (an empty figure without one)."""
     if f is None:
-        return {"data": [], "layout": {"title": {"text": "No forecast to show yet"}}}, ""
+        return waiting_figure(theme), NO_FORECAST
     metric = split_key(f.key)[1]
     window = next((w for m, w in WINDOW_S.items() if metric.startswith(m)), 86_400.0)
     frame = context.frame([f.key], f.fitted_at - window, context.now())
     history = frame[f.key].dropna() if f.key in frame else pd.Series(dtype=float)
     return cv.capacity_figure(history, f, theme), cv.describe_forecast(f)
+
+
+NO_FORECAST = ("No forecast yet: the analytics fit their models in the background within a "
+               "minute of start; this chart shows the first one by itself.")
+
+
+def waiting_figure(theme: str) -> dict[str, Any]:
+    """An empty chart that says why it is empty (no axes that suggest data near zero)."""
+    hidden = {"visible": False}
+    dark = theme == "dark"
+    return {"data": [], "layout": {
+        "xaxis": hidden, "yaxis": hidden, "height": 220,
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+        "annotations": [{"text": NO_FORECAST, "showarrow": False, "xref": "paper",
+                         "yref": "paper", "x": 0.5, "y": 0.5,
+                         "font": {"color": "#dee2e6" if dark else "#495057"}}]}}
 
 
 def layout(key: str | None = None, **_: str) -> Any:
@@ -78,18 +94,23 @@ def show(key: str | None, theme: str | None) -> tuple[Any, str]:
 
 @dash.callback(
     Output("capacity-table-box", "children"), Output("capacity-key", "options"),
-    Output("capacity-seen", "data"), Input("tick", "data"), State("capacity-key", "value"),
-    State("capacity-seen", "data"), prevent_initial_call=True,
+    Output("capacity-seen", "data"), Output("capacity-key", "value"), Input("tick", "data"),
+    State("capacity-key", "value"), State("capacity-seen", "data"), prevent_initial_call=True,
 )
 def refresh(_tick: Any, key: str | None, seen: list[float] | None) -> Any:
-    """The table and the choices again, only when new forecasts were published."""
+    """The table and the choices again, only when new forecasts were published; the first
+    forecasts of a fresh start are charted without a click (the soonest to run out)."""
     forecasts = analytics_for(context.runtime()).forecasts()
     stamp = [f.fitted_at for f in forecasts[:1]]
     if stamp == seen:
-        return dash.no_update, dash.no_update, dash.no_update
+        return (dash.no_update,) * 4
     options = [{"label": f"{f.service}: {f.label}", "value": f.key}
                for f in cv.ordered(forecasts)]
-    return cv.capacity_table(forecasts, key), options, stamp
+    pick = chosen(forecasts, key)
+    first = key is None and pick is not None
+    shown = pick.key if pick is not None else None
+    return (cv.capacity_table(forecasts, shown), options, stamp,
+            shown if first else dash.no_update)
 
 
 dash.register_page(__name__, path="/capacity", name="Capacity", title="tamma-dash · capacity",
