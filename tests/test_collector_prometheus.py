@@ -315,3 +315,19 @@ def test_a_stalled_target_times_out_without_holding_up_the_others(target: Target
         other.close()
     assert scrape_ok(samples, "slow").label("reason") == "timeout"
     assert scrape_ok(samples, "fast").value == 1.0
+
+
+def test_collector_passes_its_error_window_to_each_target(target: Target) -> None:
+    clock = FakeClock(1000.0)
+    collectors = [PrometheusCollector([target.service()], clock=clock, error_window_s=w)
+                  for w in (10.0, 60.0)]
+    got: list[float] = []
+    try:
+        for body, now in ((SCRAPE1, 1000.0), (SCRAPE2, 1010.0), (SCRAPE2, 1020.0)):
+            target.body, clock.now = body.encode(), now
+            got += [values(c.collect()).get("error_rate", -1.0) for c in collectors]
+    finally:
+        for c in collectors:
+            c.close()
+    # 10 s: the 10 % tick has left the window at 1020; 60 s: it is still in it
+    assert got == [-1.0, -1.0, 10.0, 10.0, 0.0, 10.0]

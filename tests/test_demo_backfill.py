@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from tamma_dash.collectors.promwindow import ERROR_WINDOW_S
 from tamma_dash.demo.backfill import backfill, expected_keys, incidents
 from tamma_dash.demo.model import FleetModel
 from tamma_dash.demo.model_observed import SUCCESS_WINDOW
@@ -115,9 +116,13 @@ def test_recent_incidents_show_in_the_data(
     gh = by_kind[("github", "rate_limit")]
     assert np.all(window(ts, "github/ratelimit_remaining", cols, gh["started"], gh["ends"]) == 0)
     errors = by_kind[("api", "errors")]
-    assert np.all(window(ts, "api/error_rate", cols, errors["started"], errors["ends"]) >= 20)
+    full_window = errors["started"] + ERROR_WINDOW_S - 5.0  # 12 ticks of errors in the window
+    ramp = window(ts, "api/error_rate", cols, errors["started"], full_window)
+    assert len(ramp) == 11 and np.all(np.diff(ramp) > 0)  # each tick in adds 20-40 % errors
+    assert np.all(window(ts, "api/error_rate", cols, full_window, errors["ends"]) >= 20)
     before = window(ts, "api/error_rate", cols, ts[0], errors["started"])
     assert np.isnan(before[0]) and np.all(before[1:] < 2)  # the first tick has no rate yet
+    assert ramp[0] > before[-1]
 
 
 def test_older_incident_shows_in_the_rollups(
@@ -185,10 +190,15 @@ class FreshStart:
     rt: Runtime
     first: float
     last: float
+    ticks: list[float]  # every live tick so far, still growing
 
     def values(self, keys: Sequence[str], live: bool) -> np.ndarray:
         """Finite values of ``keys`` pooled: the live ticks, or the backfilled hour before."""
         start, end = (self.first, self.last + 1e-6) if live else (self.first - HOUR, self.first)
+        return self.frame(keys, start, end)
+
+    def frame(self, keys: Sequence[str], start: float, end: float) -> np.ndarray:
+        """Finite values of ``keys`` stored in ``[start, end)``, pooled."""
         found = self.rt.store.frame(list(keys), start, end).to_numpy().ravel()
         return found[np.isfinite(found)]
 
@@ -203,16 +213,17 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshStart]:
     rt.pipeline.subscribe(lambda report: ticks.append(report.ts))
     try:
         wait_for(lambda: len(ticks) >= LIVE_TICKS, timeout=240)
-        yield FreshStart(rt, ticks[0], ticks[-1])  # a tick missed before this: a row of 600
+        yield FreshStart(rt, ticks[0], ticks[-1], ticks)  # a tick missed before: a row of 600
     finally:
         rt.stop()
 
 
 def assert_live_within_backfill(fresh: FreshStart, keys: Sequence[str], slack: float = 0.25,
-                                floor: float = 0.1) -> None:
+                                floor: float = 0.1, live: np.ndarray | None = None) -> None:
     """The live median sits in the backfill's p5-p95, widened by ``slack`` of its width and
     ``floor`` of its median (room for a busy machine, far less than the gaps it catches)."""
-    back, live = fresh.values(keys, live=False), fresh.values(keys, live=True)
+    back = fresh.values(keys, live=False)
+    live = fresh.values(keys, live=True) if live is None else live
     assert back.size >= 100 and live.size >= 10, (keys, back.size, live.size)
     p5, median, p95 = np.percentile(back, [5, 50, 95])
     pad = slack * (p95 - p5) + floor * abs(median)
@@ -256,7 +267,11 @@ def test_provider_probes_live_are_like_the_backfilled_ones(fresh: FreshStart) ->
 
 @pytest.mark.parametrize("service", ["api", "dashboard", "orchestrator"])
 def test_error_rates_live_are_like_the_backfilled_ones(fresh: FreshStart, service: str) -> None:
-    assert_live_within_backfill(fresh, [series_key(service, M.ERROR_RATE)])
+    # error_rate is a trailing 60 s window that starts empty: compare once it is full
+    full = fresh.first + ERROR_WINDOW_S
+    wait_for(lambda: fresh.ticks[-1] >= full + 10.0, timeout=ERROR_WINDOW_S + 120)
+    key = series_key(service, M.ERROR_RATE)
+    assert_live_within_backfill(fresh, [key], live=fresh.frame([key], full, fresh.ticks[-1] + 1e-6))
 
 
 def test_every_demo_series_measured_live_was_backfilled(fresh: FreshStart) -> None:

@@ -8,8 +8,9 @@ Every scrape yields ``scrape_ok`` (1, or 0 with labels ``reason`` / ``detail``) 
   ``tamma_workers_active`` -> ``active_workers``, ``tamma_workers_total`` -> ``workers_total``,
   ``tamma_worker_busy`` -> ``worker_busy``, ``tamma_db_pool_connections{state}`` ->
   ``db_pool_active|idle|waiting``, ``tamma_db_pool_max`` -> ``db_pool_max`` (each summed over
-  its label sets); ``tamma_http_requests_total{code}`` -> ``request_rate`` (per second) and
-  ``error_rate`` (percent 5xx, 0 without requests); the request and DB query duration
+  its label sets); ``tamma_http_requests_total{code}`` -> ``request_rate`` (per second since
+  the previous scrape) and ``error_rate`` (percent 5xx of the requests over the last
+  ``error_window_s``, 60 s by default, 0 without requests); the request and DB query duration
   histograms -> ``response_time_p50_ms``... and ``db_query_p50_ms``... over all label sets.
 * Other gauges and untyped series keep their name with labels folded in, sorted:
   ``name{a="x",b="y"}``. Other counters become ``<name without _total>_rate{...}`` per second.
@@ -32,6 +33,7 @@ import requests
 
 from tamma_dash.collectors.http import Timer, direct_session, fetch
 from tamma_dash.collectors.promrates import PARSE_ERROR, MetricsInterpreter
+from tamma_dash.collectors.promwindow import ERROR_WINDOW_S
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Clock, M, Sample, make_labels
 
@@ -55,6 +57,7 @@ class PrometheusCollector:
         timer: Timer = time.perf_counter,
         max_series_per_target: int = 500,
         max_workers: int = 8,
+        error_window_s: float = ERROR_WINDOW_S,
     ) -> None:
         self._targets = [s for s in services if s.metrics_url]
         self._owns_session = session is None
@@ -62,7 +65,8 @@ class PrometheusCollector:
         self._clock = clock
         self._timer = timer
         self._interpreters = {
-            s.name: MetricsInterpreter(s.name, max_series=max_series_per_target)
+            s.name: MetricsInterpreter(
+                s.name, max_series=max_series_per_target, window_s=error_window_s)
             for s in self._targets
         }
         workers = max(1, min(max_workers, len(self._targets)))

@@ -16,6 +16,12 @@ Rules (documented here because the dashboard depends on them):
   good reading stays the baseline, so a glitch is not a reset); negative gauges are kept.
 * A text that does not parse yields only ``scrape_ok=0`` (reason parse_error) and leaves the
   remembered scrape untouched, so the next good scrape rates over the longer gap.
+* ``request_rate`` is per scrape (requests since the previous one per second: a throughput
+  chart that shows a drop at once). ``error_rate`` is the percent 5xx of the requests counted
+  over the trailing ``window_s`` (60 s: PromQL's ``sum(rate(5xx[1m])) / sum(rate(all[1m]))``),
+  0 without requests; per scrape, one background error among a quiet target's few dozen
+  requests read as 2-5 % and tripped the status and alert thresholds. A fresh interpreter's
+  window holds only the scrapes it has seen.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from tamma_dash.collectors.promparse import (
     SeriesParser,
     split_families,
 )
+from tamma_dash.collectors.promwindow import ERROR_WINDOW_S, Increase, TrailingRatio
 from tamma_dash.models import M, Sample, make_labels
 
 SERIES_DROPPED = "scrape_series_dropped"
@@ -122,9 +129,13 @@ class _Scrape:
 class MetricsInterpreter:
     """Turns successive /metrics texts of one target into samples for ``service``."""
 
-    def __init__(self, service: str, *, max_series: int = 500) -> None:
+    def __init__(
+        self, service: str, *, max_series: int = 500, window_s: float = ERROR_WINDOW_S
+    ) -> None:
         self.service = service
         self.max_series = max_series
+        self.window_s = window_s
+        self._errors = {f: TrailingRatio(window_s) for f in REQUEST_FAMILIES}  # 5xx share
         self._parser = SeriesParser()
         self._prev: _Scrape | None = None
         self._now = _Scrape(0.0)
@@ -235,9 +246,11 @@ class MetricsInterpreter:
             total += inc
             if dict(series.labels).get("code", "").startswith("5"):
                 errors += inc
-        if self._base is not None and family in self._base.families:
+        base = self._base
+        if base is not None and family in base.families:
             out.append(self._sample(M.REQUEST_RATE, total / self._dt))
-            out.append(self._sample(M.ERROR_RATE, 100.0 * errors / total if total else 0.0))
+            share = self._errors[family].add(Increase(base.ts, self._ts, errors, total))
+            out.append(self._sample(M.ERROR_RATE, share))
 
     def _bucket_increases(self, family: str, parsed: Parsed) -> dict[str, Buckets]:
         """Remember each histogram's buckets; their increases keyed by the histogram's labels."""

@@ -7,6 +7,8 @@ each of them (see ``bench/check_backfill_match.py`` for how far apart they were)
 - Prometheus counters are exported floored, and rates and quantiles come from the increase
   between two scrapes: at a short tick a worker finishes zero or one task, so its p95 is the
   interpolation inside one bucket (3.9 s), never the log-normal's smooth 4.8 s.
+- ``error_rate`` is the 5xx share of the requests counted over the collector's trailing
+  window (60 s), not of one tick's.
 - A provider's ``success_rate`` is the share of its last 60 probes that got a 2xx, mostly
   exactly 100, not the modelled 99.6.
 - A round trip measured from this process costs more than the servers' modelled hold (the
@@ -16,12 +18,14 @@ each of them (see ``bench/check_backfill_match.py`` for how far apart they were)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from tamma_dash.collectors.promwindow import ERROR_WINDOW_S
 from tamma_dash.demo import noise
 from tamma_dash.demo.context import Arr, FleetState
 from tamma_dash.demo.counters import HISTOGRAMS, tick_increments
@@ -109,8 +113,23 @@ def _increase(cumulative: Arr) -> Arr:
     return np.asarray(out, dtype=np.float64)
 
 
-def scraped_columns(state: FleetState, interval_s: float) -> dict[str, Arr]:
+def trailing_sum(values: Arr, rows: int) -> Arr:
+    """Sum of each row and the ``rows - 1`` before it (fewer at the start); NaN counts 0."""
+    csum = np.cumsum(np.nan_to_num(values), axis=0)
+    before = np.concatenate([np.zeros((rows, *csum.shape[1:])), csum])[: len(csum)]
+    return np.asarray(csum - before, dtype=np.float64)
+
+
+def window_rows(window_s: float, interval_s: float) -> int:
+    """Ticks in the collector's trailing window: those whose midpoint lies inside it."""
+    return max(1, math.ceil(window_s / interval_s - 0.5))
+
+
+def scraped_columns(
+    state: FleetState, interval_s: float, error_window_s: float = ERROR_WINDOW_S
+) -> dict[str, Arr]:
     """Rates and quantiles as the Prometheus collector derives them from two scrapes."""
+    rows = window_rows(error_window_s, interval_s)
     out: dict[str, Arr] = {}
     for name, inc in tick_increments(state, interval_s).items():
         scraped = np.asarray(state[name]["up"]) > 0
@@ -120,8 +139,9 @@ def scraped_columns(state: FleetState, interval_s: float) -> dict[str, Arr]:
             errors = got["requests:500"] + got["requests:503"]
             total = got["requests:200"] + got["requests:404"] + errors
             cols[M.REQUEST_RATE] = total / interval_s
+            errors_w, total_w = trailing_sum(errors, rows), trailing_sum(total, rows)
             with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(total > 0, 100.0 * errors / total, 0.0)
+                share = np.where(total_w > 0, 100.0 * errors_w / total_w, 0.0)
             cols[M.ERROR_RATE] = np.where(np.isnan(total), np.nan, share)
         for counter, metric in _COUNTER_RATES.items():
             if counter in got:
