@@ -134,7 +134,6 @@ class MetricsInterpreter:
     ) -> None:
         self.service = service
         self.max_series = max_series
-        self.window_s = window_s
         self._errors = {f: TrailingRatio(window_s) for f in REQUEST_FAMILIES}  # 5xx share
         self._parser = SeriesParser()
         self._prev: _Scrape | None = None
