@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, g, request
 
 from tamma_dash.config import ConfigError
+from tamma_dash.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from tamma_dash.config import Settings
@@ -89,10 +90,12 @@ def parse_auth(raw: Any, problems: list[str]) -> dict[str, Any]:
     if not raw:
         return {}
     for key in sorted(set(raw) - set(AUTH_KEYS)):
-        problems.append(f"auth: unknown key '{key}'; known keys are {', '.join(AUTH_KEYS)}")
+        problems.append(f"auth: unknown key '{key}'{did_you_mean(key, AUTH_KEYS)}; "
+                        f"known keys are {', '.join(AUTH_KEYS)}")
     mode = raw.get("mode")
     if mode not in MODES:
-        problems.append(f"auth.mode: {mode!r} is not one of {', '.join(MODES)}")
+        problems.append(f"auth.mode: {mode!r} is not one of {', '.join(MODES)}"
+                        f"{did_you_mean(mode, MODES)}")
         return {}
     needed = ("user", "password_env") if mode == "basic" else ("token_env",)
     for key in needed:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from tamma_dash.models import ServiceKind
+from tamma_dash.suggest import did_you_mean
 
 DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     # metric: (degraded at or above, critical at or above); thresholds degrade, never mark down
@@ -115,6 +117,8 @@ _SERVICE_KEYS = {
     "timeout_s",
     "max_body_bytes",
 }
+_ROLLUP_KEYS = frozenset({"step_s", "retention_s"})
+_PROCESS_KEYS = frozenset({"pid_file", "name", "cmdline"})
 _TOP_KEYS = {
     "interval_s",
     "retention_s",
@@ -161,8 +165,7 @@ def load(path: str | Path | None, environ: Mapping[str, str] | None = None) -> S
 def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
     """Validate a decoded TOML document into Settings, collecting every problem."""
     problems: list[str] = []
-    for key in sorted(set(raw) - _TOP_KEYS):
-        problems.append(f"unknown key '{key}'; known keys are {', '.join(sorted(_TOP_KEYS))}")
+    _unknown_keys(raw, _TOP_KEYS, "", problems)
     kw: dict[str, Any] = {"source": source}
     interval = _number(raw, "interval_s", problems, minimum=MIN_INTERVAL_S)
     retention = _number(raw, "retention_s", problems, minimum=60.0)
@@ -172,6 +175,7 @@ def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
         kw["retention_s"] = retention
     rollup = raw.get("rollup", {})
     if isinstance(rollup, Mapping):
+        _unknown_keys(rollup, _ROLLUP_KEYS, "rollup: ", problems)
         step = _number(rollup, "step_s", problems, minimum=1.0, where="rollup.step_s")
         keep = _number(rollup, "retention_s", problems, minimum=60.0, where="rollup.retention_s")
         if step is not None:
@@ -240,6 +244,19 @@ def _alert_problems(raw: Any, services: tuple[ServiceConfig, ...], demo: bool) -
     return check_alerts(raw, known)
 
 
+def _unknown_keys(
+    raw: Mapping[str, Any], known: AbstractSet[str], prefix: str, problems: list[str]
+) -> bool:
+    """One problem per key of ``raw`` not in ``known``, with a hint; whether there were any."""
+    unknown = sorted(set(raw) - known)
+    for key in unknown:
+        problems.append(
+            f"{prefix}unknown key '{key}'{did_you_mean(key, known)}; "
+            f"known keys are {', '.join(sorted(known))}"
+        )
+    return bool(unknown)
+
+
 def _number(
     raw: Mapping[str, Any],
     key: str,
@@ -305,7 +322,8 @@ def _services(raw: Any, problems: list[str]) -> tuple[ServiceConfig, ...]:
         for dep in svc.depends_on:
             if dep not in known:
                 problems.append(
-                    f"services[{i}] ({svc.name}).depends_on: unknown service '{dep}'; "
+                    f"services[{i}] ({svc.name}).depends_on: unknown service "
+                    f"'{dep}'{did_you_mean(dep, known)}; "
                     f"known: {', '.join(sorted(known))}"
                 )
     cycle = _find_cycle(out)
@@ -319,20 +337,20 @@ def _service(item: Any, where: str, problems: list[str]) -> ServiceConfig | None
         problems.append(f"{where}: expected a table with at least name and kind")
         return None
     n_before = len(problems)
-    for key in sorted(set(item) - _SERVICE_KEYS):
-        problems.append(
-            f"{where}: unknown key '{key}'; known keys are {', '.join(sorted(_SERVICE_KEYS))}"
-        )
+    _unknown_keys(item, _SERVICE_KEYS, f"{where}: ", problems)
     name = item.get("name")
     if not isinstance(name, str) or not name.strip() or "/" in name:
         problems.append(f"{where}.name: required, a non-empty name without '/'")
         name = "?"
     where = f"{where} ({name})"
-    kinds = ", ".join(k.value for k in ServiceKind)
+    kinds = [k.value for k in ServiceKind]
     try:
         kind = ServiceKind(str(item.get("kind", "")))
     except ValueError:
-        problems.append(f"{where}.kind: {item.get('kind')!r} is not one of {kinds}")
+        word = item.get("kind")
+        problems.append(
+            f"{where}.kind: {word!r} is not one of {', '.join(kinds)}{did_you_mean(word, kinds)}"
+        )
         kind = ServiceKind.API
     urls: dict[str, str | None] = {}
     for key in ("health_url", "metrics_url", "probe_url"):
@@ -382,14 +400,12 @@ def _url(value: Any, where: str, problems: list[str]) -> str | None:
 def _process(value: Any, where: str, problems: list[str]) -> ProcessMatch | None:
     if value is None:
         return None
-    if (
-        not isinstance(value, Mapping)
-        or not set(value) <= {"pid_file", "name", "cmdline"}
-        or not value
-    ):
+    if not isinstance(value, Mapping) or not value:
         problems.append(
             f'{where}: expected {{ pid_file = "...", name = "...", cmdline = "regex" }}'
         )
+        return None
+    if _unknown_keys(value, _PROCESS_KEYS, f"{where}: ", problems):
         return None
     return ProcessMatch(**{k: str(v) for k, v in value.items()})
 

@@ -16,6 +16,7 @@ from tamma_dash.alerts.dispatch import Route, RouteStep
 from tamma_dash.alerts.notify import Format, Notifier
 from tamma_dash.alerts.ruleparse import FieldReader
 from tamma_dash.alerts.rules import Rule
+from tamma_dash.suggest import did_you_mean
 
 NOTIFIER_KEYS = frozenset({"name", "format", "url", "url_env", "timeout_s", "max_attempts",
                            "queue_size", "max_alerts"})
@@ -69,7 +70,8 @@ def _notifier(item: Any, where: str, problems: list[str]) -> NotifierSpec | None
         return None
     before = len(problems)
     for key in sorted(set(item) - NOTIFIER_KEYS):
-        problems.append(f"{where}: unknown key '{key}'; known keys are "
+        problems.append(f"{where}: unknown key '{key}'{did_you_mean(key, NOTIFIER_KEYS)}; "
+                        "known keys are "
                         f"{', '.join(sorted(NOTIFIER_KEYS))}")
     r = FieldReader(item, where, problems)
     name = r.text("name", required=True)
@@ -140,6 +142,7 @@ def _route(item: Any, where: str, notifiers: Sequence[str], problems: list[str])
 
 def check_rule_routes(rules: Sequence[Rule], routes: Mapping[str, Route]) -> list[str]:
     """Problems for rules that name a route nobody configured (``default`` may be absent)."""
-    return [f"alerts.rules ({r.name}).route: unknown route '{r.route}'; known: "
+    return [f"alerts.rules ({r.name}).route: unknown route "
+            f"'{r.route}'{did_you_mean(r.route, routes)}; known: "
             f"{', '.join(sorted(routes)) or 'none'}"
             for r in rules if r.route != "default" and r.route not in routes]

@@ -20,6 +20,7 @@ from tamma_dash.alerts.rules import (
 )
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Severity, make_labels
+from tamma_dash.suggest import did_you_mean
 
 COMMON_KEYS = frozenset({
     "name", "kind", "severity", "for_s", "keep_firing_for_s", "labels", "runbook_url",
@@ -74,10 +75,13 @@ class FieldReader:
             return default
         return value.strip()
 
-    def choice(self, key: str, options: Sequence[str], default: str) -> str:
+    def choice(self, key: str, options: Sequence[str], default: str, *,
+               suggest: bool = True) -> str:
+        """``key``'s value if it is one of ``options``; ``suggest`` adds a did-you-mean hint."""
         value = self.raw.get(key, default)
         if value not in options:
-            self.bad(key, f"{value!r} is not one of {', '.join(options)}")
+            hint = did_you_mean(value, options) if suggest else ""
+            self.bad(key, f"{value!r} is not one of {', '.join(options)}{hint}")
             return default
         return str(value)
 
@@ -88,7 +92,7 @@ class FieldReader:
             return ()
         for v in value:
             if v not in options:
-                self.bad(key, f"{v!r} is not one of {', '.join(options)}")
+                self.bad(key, f"{v!r} is not one of {', '.join(options)}{did_you_mean(v, options)}")
         return tuple(v for v in value if v in options)
 
     def flag(self, key: str, default: bool) -> bool:
@@ -104,8 +108,8 @@ class FieldReader:
         if value and (not service or not metric):
             self.bad("series", f"{value!r} is not service/metric, e.g. \"*/cpu_percent\"")
         elif value and service != "*" and service not in services:
-            self.bad("series", f"unknown service {service!r}; use '*' or one of "
-                     f"{', '.join(services)}")
+            self.bad("series", f"unknown service {service!r}{did_you_mean(service, services)}; "
+                     f"use '*' or one of {', '.join(services)}")
         return value
 
     def labels(self) -> tuple[tuple[str, str], ...]:
@@ -162,8 +166,8 @@ def _rule(item: Any, where: str, services: list[str], problems: list[str]) -> Ru
     kind = RuleKind(kind_word)
     allowed = COMMON_KEYS | KIND_KEYS[kind]
     for key in sorted(set(item) - allowed):
-        problems.append(f"{where}: unknown key '{key}' for a {kind.value} rule; "
-                        f"known keys are {', '.join(sorted(allowed))}")
+        problems.append(f"{where}: unknown key '{key}'{did_you_mean(key, allowed)} for a "
+                        f"{kind.value} rule; known keys are {', '.join(sorted(allowed))}")
     severities = [s.name.lower() for s in Severity]
     common: dict[str, Any] = {
         "name": r.text("name", required=True),
@@ -181,9 +185,10 @@ def _rule(item: Any, where: str, services: list[str], problems: list[str]) -> Ru
 
 
 def _specific(kind: RuleKind, r: FieldReader, services: list[str], common: dict[str, Any]) -> Rule:
+    # no hint for operators: by spelling, '=>' is closest to '>', not the '>=' that was meant
     if kind is RuleKind.THRESHOLD:
         return ThresholdRule(
-            series=r.series(services), operator=r.choice("operator", OPERATORS, ">"),
+            series=r.series(services), operator=r.choice("operator", OPERATORS, ">", suggest=False),
             value=r.number("value", 0.0, minimum=float("-inf"), required=True) or 0.0,
             clear_value=r.number("clear_value", minimum=float("-inf")), **common)
     if kind is RuleKind.STATUS:
