@@ -169,10 +169,10 @@ def test_card_and_map_mark_the_service_with_alerts(dash_duo: Any, product) -> No
             "return e ? [e.textContent, e.getAttribute('href')] : null;")
     found: Any = wait_for(lambda: dash_duo.driver.execute_script(read, marker_id), timeout=60)
     text, href = found
-    assert "🔔" in text and " alert" in text and "worst" in text
+    assert "⚠" in text and " alert" in text and "worst" in text
     assert href.startswith("/service/worker-2?t=")
     assert int(href.rsplit("=", 1)[1]) >= int(alert["startsAtTs"])
-    map_text = re.compile(r"(: |; )worker-2 \w+, 🔔 \d+ alerts?")  # the map's text alternative
+    map_text = re.compile(r"(: |; )worker-2 \w+, ⚠ \d+ alerts?")  # the map's text alternative
     wait_for(lambda: map_text.search(dash_duo.driver.execute_script(
         "return document.getElementById('depmap-text').textContent;") or ""), timeout=60)
     rt.fleet.clear()

@@ -112,7 +112,7 @@ def test_only_firing_alerts_offer_acknowledge_and_buttons_are_named(
     am.acknowledge(1, "ana", "on it")
     acked = av.alert_item(am.active()[0], clock.now)
     assert [b.children for b in buttons(acked)] == ["Resolve"]
-    assert "✋ acknowledged by ana" in text(acked)
+    assert "⚑ acknowledged by ana" in text(acked)
 
 
 def test_alert_text_is_never_html(am: AlertManager, clock: FakeClock) -> None:
@@ -216,7 +216,7 @@ def test_markers_count_firing_and_acknowledged_per_service() -> None:
                                                                     "worker-1": [5]}
     card = service_card("api", {"status": "degraded"}, counts["api"])
     marker = next(n for n in walk(card) if "alert-marker" in str(getattr(n, "className", "")))
-    assert marker.children == "🔔 2 alerts, worst critical"
+    assert marker.children == "⚠ 2 alerts, worst critical"
     assert marker.href == f"/service/api?t={int(T0 + 60)}"  # the newest alert's time
     calm = service_card("database", {"status": "healthy"})
     assert not any("alert-marker" in str(getattr(n, "className", "")) for n in walk(calm))
@@ -227,10 +227,10 @@ def test_map_rings_and_labels_services_with_alerts() -> None:
                                                                                 "nope": 1})
     ring = fig.data[0]
     assert ring.meta == {"role": "alerts"} and list(ring.customdata) == ["api"]
-    assert ring.marker.symbol == "circle-open" and ring.name == "🔔 has active alerts"
+    assert ring.marker.symbol == "circle-open" and ring.name == "⚠ has active alerts"
     labels = {n: t for trace in fig.data[1:] for n, t in zip(trace.customdata, trace.text,
                                                                strict=True)}
-    assert labels["api"] == "✔ api · 🔔 2 alerts" and labels["database"] == "✔ database"
+    assert labels["api"] == "✔ api · ⚠ 2 alerts" and labels["database"] == "✔ database"
     assert sorted(labels) == sorted(s.name for s in FLEET)  # still one node per service
     plain = dependency_figure(FLEET, {s.name: "healthy" for s in FLEET})
     assert all(t.meta.get("role") == "nodes" for t in plain.data)

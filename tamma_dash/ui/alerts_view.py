@@ -19,11 +19,12 @@ from dash import dcc, html
 
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.format import MISSING, fmt_duration, fmt_number
+from tamma_dash.ui.theme import alert_count_text
 
 Alert = Mapping[str, Any]
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_LOOK = {"critical": ("‼", "danger"), "warning": ("▲", "warning"), "info": ("ℹ", "info")}
-STATE_ICONS = {"pending": "◔", "firing": "●", "acknowledged": "✋", "resolved": "✔"}
+STATE_ICONS = {"pending": "◔", "firing": "●", "acknowledged": "⚑", "resolved": "✔"}
 SHOWN = ("firing", "acknowledged")  # what the badge, the markers and the toast count
 HISTORY_WINDOWS = {"1h": 3600.0, "6h": 6 * 3600.0, "24h": 24 * 3600.0, "7d": 7 * 24 * 3600.0}
 ACTOR_DEFAULT = "operator"
@@ -235,7 +236,7 @@ def alert_counts(alerts: Iterable[Alert]) -> dict[str, list[Alert]]:
 
 
 def marker_text(n: int) -> str:
-    return f"🔔 {n} alert{'s' * (n != 1)}"
+    return alert_count_text(n)
 
 
 def new_firing(

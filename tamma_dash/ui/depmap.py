@@ -5,7 +5,7 @@ every other service one layer above its highest dependency. Within a layer, serv
 ordered by the mean position of their dependencies (fewer crossing arrows), ties by config
 order. Arrows point from a dependent to its dependency. Status shows as colour, marker symbol,
 icon and word together; a healthy service with a failing dependency is drawn "at risk".
-A service with active alerts gets a ring around its node and "🔔 n alerts" in its label.
+A service with active alerts gets a ring around its node and "⚠ n alerts" in its label.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ import plotly.graph_objects as go
 
 from tamma_dash.config import ServiceConfig
 from tamma_dash.ui.plotfig import figure
-from tamma_dash.ui.theme import STATUS_SYMBOLS, palette, status_colour, status_icon, template
+from tamma_dash.ui.theme import (
+    ALERT_MARK,
+    STATUS_SYMBOLS,
+    alert_count_text,
+    palette,
+    status_colour,
+    status_icon,
+    template,
+)
 
 FAILING = ("down", "degraded")
 NODE_SIZE = 30
@@ -93,17 +101,13 @@ def positions(services: Sequence[ServiceConfig]) -> dict[str, tuple[float, float
     return pos
 
 
-def _alert_label(n: int) -> str:
-    return f"🔔 {n} alert{'s' * (n != 1)}"
-
-
 def _hover(
     svc: ServiceConfig, word: str, failing_deps: list[str], status: Mapping[str, str],
     alerts: int = 0,
 ) -> str:
     lines = [f"<b>{svc.name}</b> ({svc.kind.value})", f"{status_icon(word)} {word}"]
     if alerts:
-        lines.append(_alert_label(alerts))
+        lines.append(alert_count_text(alerts))
     if failing_deps:
         affected = ", ".join(f"{d} ({status[d]})" for d in failing_deps)
         lines.append(f"{'at risk: ' if word == 'healthy' else ''}depends on {affected}")
@@ -125,7 +129,7 @@ def _node_trace(
         type="scatter", x=[pos[s.name][0] for s in group], y=[pos[s.name][1] for s in group],
         mode="markers+text", textposition="bottom center", cliponaxis=False,
         text=[f"{status_icon(word)} {s.name}{suffix}"
-              + (f" · {_alert_label(alerts[s.name])}" if alerts.get(s.name) else "")
+              + (f" · {alert_count_text(alerts[s.name])}" if alerts.get(s.name) else "")
               for s in group],
         textfont=dict(color=p.text),
         marker=dict(symbol=STATUS_SYMBOLS.get(word, "diamond"), size=NODE_SIZE, color=colour,
@@ -146,8 +150,8 @@ def _alert_ring(
         type="scatter", x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers",
         marker=dict(symbol="circle-open", size=ALERT_RING_SIZE,
                     color=status_colour("down", theme), line=dict(width=3)),
-        name="🔔 has active alerts", customdata=names,
-        hovertext=[f"{n}: {_alert_label(alerts[n])}" for n in names],
+        name=f"{ALERT_MARK} has active alerts", customdata=names,
+        hovertext=[f"{n}: {alert_count_text(alerts[n])}" for n in names],
         hovertemplate="%{hovertext}<extra></extra>", meta={"role": "alerts"},
     )
 

@@ -18,6 +18,9 @@ THEMES: tuple[Theme, ...] = ("light", "dark")
 STATUS_WORDS = ("healthy", "degraded", "down", "unknown")
 
 STATUS_ICONS = {"healthy": "✔", "degraded": "▲", "down": "✖", "unknown": "?"}
+# Marks drawn from DejaVu Sans, the font a bare Linux box has: an emoji (a bell, a hand)
+# shows there as an empty box, in the page and in exported images alike.
+ALERT_MARK = "⚠"
 STATUS_SYMBOLS = {"healthy": "circle", "degraded": "triangle-up", "down": "x", "unknown": "diamond"}
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 
@@ -120,3 +123,8 @@ def _template(theme: str) -> dict[str, Any]:
         hoverlabel=dict(bgcolor=p.background, bordercolor=p.muted, font=dict(color=p.text)),
         margin=dict(l=56, r=16, t=48, b=40),
     ))
+
+
+def alert_count_text(n: int) -> str:
+    """"⚠ 2 alerts": a service's active alerts on its card, map node and their text."""
+    return f"{ALERT_MARK} {n} alert{'s' * (n != 1)}"
