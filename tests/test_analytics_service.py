@@ -262,6 +262,36 @@ def test_root_cause_ranking_on_the_demo_model_upstream_first() -> None:
     assert ("api", "depends on database, which is down") in early.ranking
 
 
+def test_independent_services_unusual_at_once_point_at_what_they_share() -> None:
+    """Every probe of one tick slow (a stalled collector, a saturated host): no service is
+    the cause, and the hint says so instead of blaming whichever root sorts first."""
+    depends = {s.name: s.depends_on for s in SERVICES}
+    stall = T0 + 100.0
+    words = {s.name: "degraded" for s in SERVICES}
+    hint = root_cause_hint(depends, words, {}, {s: stall for s in words}, {}, together_s=STEP)
+    roots = {s.name for s in SERVICES if not s.depends_on}
+    assert hint is not None and set(hint.together) == roots and len(roots) >= 3
+    assert hint.cause == "host" and hint.since == stall
+    assert {s for s, _ in hint.affected} == set(words) - roots
+    assert "turned unusual at the same moment" in hint.text()
+    assert "likely cause: something they share, this host or its network" in hint.text()
+    assert hint == type(hint).from_dict(hint.as_dict())
+    # a tick apart still counts as together; a real cascade, one root first, does not
+    late = {s: stall + (STEP if s not in roots else 0.0) for s in words}
+    assert root_cause_hint(depends, words, {}, late, {}, together_s=STEP).together
+    first = sorted(roots)[0]
+    spread = {s: stall + (0.0 if s == first else 3 * STEP) for s in words}
+    cascade = root_cause_hint(depends, words, {}, spread, {}, together_s=STEP)
+    assert cascade is not None and not cascade.together and cascade.cause == first
+
+
+def test_a_pool_exhaustion_with_two_roots_is_not_mistaken_for_a_shared_cause(
+        incident: tuple[AnalyticsService, list[float], float]) -> None:
+    svc, _, _ = incident
+    hint = svc.root_cause()
+    assert hint is not None and hint.together == () and hint.cause == "database"
+
+
 def test_no_future_data_scores_and_forecasts_at_t_ignore_later_points() -> None:
     store, model, now = fleet_store([], hours=1.0)
     clock = [now]

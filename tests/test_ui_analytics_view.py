@@ -89,6 +89,21 @@ def test_root_cause_hint_is_one_line_with_a_link_to_the_cause() -> None:
     assert wire(av.root_cause_hint(HINT.as_dict())) == hint
 
 
+def test_a_shared_cause_hint_links_to_trends_comparing_them_with_the_host() -> None:
+    shared = RootCauseHint("host", "", T0 + 300, (("worker-1", "degraded"),),
+                           (("github", "earliest unusual service"),),
+                           ("github", "gitlab", "openai"))
+    hint = wire(av.root_cause_hint(shared))
+    text = json.dumps(hint)
+    assert "github, gitlab, openai turned unusual at the same moment (and 1 that depend" in text
+    link = find(hint, lambda p: "href" in p)[0]
+    assert link["children"] == "Compare them on Trends"
+    href = link["href"]
+    assert href.startswith("/trends?series=github/response_time_ms,gitlab/response_time_ms,"
+                           "openai/response_time_ms,host/cpu_percent,host/load1")
+    assert f"start={T0 + 300 - 900:.0f}" in href and f"end={T0 + 300 + 900:.0f}" in href
+
+
 def test_reported_text_stays_text() -> None:
     odd = AnomalyEvent("x", "<b>api</b>", T0, T0, None, 0.9,
                        (DriverInfo("<script>x</script>", 1.0, 0.0, 2.0, 0.9),))

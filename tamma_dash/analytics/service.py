@@ -206,7 +206,8 @@ class AnalyticsService(ResultQueries):
         statuses, reasons = self._statuses(now)
         unhealthy = self.onsets.update(statuses, now)
         depends = {s.name: s.depends_on for s in self.services}
-        hint = root_cause_hint(depends, statuses, reasons, unhealthy, self.tracker.open_events())
+        hint = root_cause_hint(depends, statuses, reasons, unhealthy, self.tracker.open_events(),
+                               together_s=self.interval_s)
         results = AnalyticsResults(now, service_scores, series_scores,
                                    tuple(self.tracker.events()), self._forecasts, hint,
                                    dict(self.fitted_at))

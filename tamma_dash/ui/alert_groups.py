@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from dash import dcc, html
 
-from tamma_dash.analytics.hints import RootCauseHint
+from tamma_dash.analytics.hints import SHARED_CAUSE, RootCauseHint
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.alerts_view import Alert, alert_item
 
@@ -45,16 +45,31 @@ def concerns(hint: RootCauseHint | None, group: Mapping[str, Any]) -> bool:
     return hint is not None and bool(hint_services(hint) & group_services(group))
 
 
+COMPARE_WINDOW_S = 900.0  # each side of the onset on the Trends page
+
+
 def cause_href(hint: RootCauseHint) -> str:
-    """The likely cause's service page at the hint's onset: ``/service/<cause>?t=<since>``."""
-    return f"/service/{quote(hint.cause, safe='')}?t={hint.since:.0f}"
+    """Where the hint's link goes: the likely cause's service page at the onset
+    (``/service/<cause>?t=<since>``), or, when independent services turned unusual together,
+    the Trends page comparing their response times with this host's CPU and load then."""
+    if not hint.together:
+        return f"/service/{quote(hint.cause, safe='')}?t={hint.since:.0f}"
+    series = [f"{s}/response_time_ms" for s in hint.together]
+    series += [f"{SHARED_CAUSE}/cpu_percent", f"{SHARED_CAUSE}/load1"]
+    return (f"/trends?series={','.join(quote(k, safe='/') for k in series)}&mode=stack"
+            f"&start={hint.since - COMPARE_WINDOW_S:.0f}&end={hint.since + COMPARE_WINDOW_S:.0f}")
+
+
+def cause_label(hint: RootCauseHint, suffix: str = "") -> str:
+    """The link's words: 'Open database at that moment' or 'Compare them on Trends'."""
+    return "Compare them on Trends" if hint.together else f"Open {hint.cause}{suffix}"
 
 
 def hint_line(hint: RootCauseHint) -> Any:
     """The hint's sentence as text and a link to the cause at its onset."""
     return html.P([
         html.Span("Analytics: ", className="fw-semibold"), hint.text(), " ",
-        dcc.Link(f"Open {hint.cause} at that moment", href=cause_href(hint),
+        dcc.Link(cause_label(hint, " at that moment"), href=cause_href(hint),
                  className="alert-link"),
     ], className="alert-group-hint small alert alert-warning py-1 px-2 mb-2", role="note")
 

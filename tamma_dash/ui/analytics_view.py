@@ -19,6 +19,7 @@ from dash import dcc, html
 
 from tamma_dash.analytics.events import AnomalyEvent, DriverInfo
 from tamma_dash.analytics.hints import RootCauseHint
+from tamma_dash.ui.alert_groups import cause_href, cause_label
 from tamma_dash.ui.downsample import iso
 from tamma_dash.ui.format import fmt_duration, format_value, metric_label, metric_unit
 from tamma_dash.ui.plotfig import figure
@@ -152,8 +153,7 @@ def root_cause_hint(hint: RootCauseHint | Mapping[str, Any] | None) -> Any:
         hint = RootCauseHint.from_dict(hint)
     return html.Div([
         html.Strong("Root-cause hint: "), hint.text(), " ",
-        dcc.Link(f"Open {hint.cause}", href=service_link(hint.cause, hint.since),
-                 className="alert-link"),
+        dcc.Link(cause_label(hint), href=cause_href(hint), className="alert-link"),
     ], className="alert alert-warning py-2 mb-2 root-cause-hint", role="status")
 
 
