@@ -285,6 +285,21 @@ def test_independent_services_unusual_at_once_point_at_what_they_share() -> None
     assert cascade is not None and not cascade.together and cascade.cause == first
 
 
+def test_unrelated_troubles_get_no_hint_rather_than_a_false_cause() -> None:
+    """Seen live: 'anthropic anomalous, gitlab anomalous; likely cause: dashboard slow', though
+    neither depends on the dashboard. Two unrelated services, or a cause nobody depends on,
+    give no hint."""
+    depends = {s.name: s.depends_on for s in SERVICES}
+    words = {"dashboard": "degraded", "anthropic": "healthy", "gitlab": "healthy"}
+    onsets = {"dashboard": T0, "anthropic": T0 + 200.0, "gitlab": T0 + 400.0}
+    assert root_cause_hint(depends, words, {}, onsets, {}, together_s=STEP) is None
+    # the database, which the api depends on, still explains it
+    explained = root_cause_hint(depends, {"database": "down", "api": "degraded"}, {},
+                                {"database": T0, "api": T0 + STEP}, {}, together_s=STEP)
+    assert explained is not None and explained.cause == "database"
+    assert explained.affected == (("api", "degraded"),)
+
+
 def test_a_pool_exhaustion_with_two_roots_is_not_mistaken_for_a_shared_cause(
         incident: tuple[AnalyticsService, list[float], float]) -> None:
     svc, _, _ = incident

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,28 @@ def test_a_shared_cause_hint_links_to_trends_comparing_them_with_the_host() -> N
     assert href.startswith("/trends?series=github/response_time_ms,gitlab/response_time_ms,"
                            "openai/response_time_ms,host/cpu_percent,host/load1")
     assert f"start={T0 + 300 - 900:.0f}" in href and f"end={T0 + 300 + 900:.0f}" in href
+
+
+def test_codes_read_as_words_and_a_flat_band_is_not_counted_in_widths() -> None:
+    down = av.driver_text(DriverInfo("status", 2.0, 0.0, 2e9, 1.0))
+    assert down == "status down (usually healthy), far above its normal band, which is flat"
+    gone = av.driver_text(DriverInfo("up", 0.0, 1.0, -1e9, 1.0))
+    assert gone == "not answering (usually answering), far below its normal band, which is flat"
+    odd = av.driver_text(DriverInfo("status", 7.0, 0.0, 3.0, 1.0))  # not a status code
+    assert odd.startswith("status 7 (usually healthy), 3.0 band widths above")
+
+
+def test_badges_on_light_colours_have_dark_text() -> None:
+    """White on Bootstrap's info cyan or warning yellow is 1.9:1 at best (WCAG AA wants 4.5)."""
+    table = wire(av.scores_table({"a": 0.6, "b": 0.85, "c": 0.97, "d": 0.1}))
+    badges = {b["children"]: b for b in find(table, lambda p: "color" in p)}
+    assert set(badges) == {"unusual", "very unusual", "anomalous", "normal"}
+    for word in ("unusual", "very unusual"):
+        assert badges[word].get("text_color") == "dark", badges[word]
+    for word in ("anomalous", "normal"):
+        assert badges[word].get("text_color") is None, badges[word]
+    card = wire(av.event_card(replace(EVENT, score=0.6), T0 + 400))
+    assert [b.get("text_color") for b in find(card, lambda p: "color" in p)] == ["dark"]
 
 
 def test_reported_text_stays_text() -> None:

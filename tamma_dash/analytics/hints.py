@@ -107,8 +107,9 @@ def root_cause_hint(
     reasons: Mapping[str, Sequence[str]], unhealthy_since: Mapping[str, float],
     open_events: Mapping[str, AnomalyEvent], *, together_s: float = 0.0,
 ) -> RootCauseHint | None:
-    """The hint when two or more services are unusual, else None: the one that explains the
-    others, or what they share when independent ones turned unusual within ``together_s``."""
+    """The hint when two or more services are unusual: the one that explains those that depend
+    on it, or what they share when independent ones turned unusual within ``together_s``; None
+    when fewer are unusual or no one of them explains another."""
     onsets = dict(unhealthy_since)
     for service, event in open_events.items():
         onsets[service] = min(onsets.get(service, event.start), event.start)
@@ -123,7 +124,9 @@ def root_cause_hint(
                              tuple(ranking), together)
     cause = ranking[0][0]
     downstream = [s for s, _ in ranking[1:] if cause in upstream(depends_on, s)]
-    affected = tuple((s, _word(statuses, s)) for s in downstream or [s for s, _ in ranking[1:]])
+    if not downstream:  # unrelated troubles: naming one the cause of the others would mislead
+        return None
+    affected = tuple((s, _word(statuses, s)) for s in downstream)
     problem = problem_of(cause, statuses.get(cause, ""), reasons.get(cause, ()),
                          open_events.get(cause))
     return RootCauseHint(cause, problem, onsets[cause], affected, tuple(ranking))

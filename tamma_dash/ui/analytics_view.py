@@ -19,6 +19,7 @@ from dash import dcc, html
 
 from tamma_dash.analytics.events import AnomalyEvent, DriverInfo
 from tamma_dash.analytics.hints import RootCauseHint
+from tamma_dash.models import M, Status
 from tamma_dash.ui.alert_groups import cause_href, cause_label
 from tamma_dash.ui.downsample import iso
 from tamma_dash.ui.format import fmt_duration, format_value, metric_label, metric_unit
@@ -28,6 +29,7 @@ from tamma_dash.ui.theme import palette, template
 LEVELS = ((0.95, "anomalous"), (0.8, "very unusual"), (0.5, "unusual"), (0.0, "normal"))
 LEVEL_COLOURS = {"anomalous": "danger", "very unusual": "warning", "unusual": "info",
                  "normal": "success"}
+LIGHT_BACKGROUNDS = {"info", "warning"}  # white text on these fails WCAG AA contrast (1.9:1)
 
 
 def score_words(score: float | None) -> str:
@@ -46,6 +48,13 @@ def service_link(service: str, ts: float | None = None) -> str:
     return f"/service/{service}" + (f"?t={ts:.0f}" if ts is not None else "")
 
 
+def level_badge(word: str, className: str | None = None) -> Any:
+    """A score's word on its colour, with dark text where white would be unreadable."""
+    colour = LEVEL_COLOURS[word]
+    return dbc.Badge(word, color=colour, className=className,
+                     text_color="dark" if colour in LIGHT_BACKGROUNDS else None)
+
+
 def scores_table(scores: Mapping[str, float], open_services: Sequence[str] = ()) -> Any:
     """Each service's anomaly score now, in numbers and words, worst first."""
     if not scores:
@@ -59,8 +68,7 @@ def scores_table(scores: Mapping[str, float], open_services: Sequence[str] = ())
         rows.append(html.Tr([
             html.Th(dcc.Link(name, href=service_link(name)), scope="row"),
             html.Td(f"{score:.2f}"),
-            html.Td(dbc.Badge(word, color=LEVEL_COLOURS[word],
-                              text_color="dark" if word == "very unusual" else None)),
+            html.Td(level_badge(word)),
             html.Td("yes" if name in open_services else "no"),
         ]))
     return dbc.Table([html.Caption("Anomaly score per service, this tick"), head,
@@ -101,13 +109,31 @@ def timeline_figure(events: Sequence[AnomalyEvent], services: Sequence[str], sta
     return figure(data, layout)
 
 
+FAR_BAND_WIDTHS = 1000.0  # beyond this the band was (nearly) flat: a count of widths means nothing
+
+
 def driver_text(d: DriverInfo) -> str:
-    """'db_pool_waiting 14 (usually 0), 7.0 band widths above normal'."""
-    unit = metric_unit(d.metric)
-    where = ("inside its normal band" if d.distance == 0 or not math.isfinite(d.distance) else
-             f"{abs(d.distance):.1f} band widths {'above' if d.distance > 0 else 'below'} normal")
-    return (f"{metric_label(d.metric)} {format_value(d.value, unit)} "
-            f"(usually {format_value(d.baseline, unit)}), {where}")
+    """'db_pool_waiting 14 (usually 0), 7.0 band widths above normal'; 'status down (usually
+    healthy), far above its normal band, which is flat'."""
+    side = "above" if d.distance > 0 else "below"
+    if d.distance == 0 or not math.isfinite(d.distance):
+        where = "inside its normal band"
+    elif abs(d.distance) >= FAR_BAND_WIDTHS:
+        where = f"far {side} its normal band, which is flat"
+    else:
+        where = f"{abs(d.distance):.1f} band widths {side} normal"
+    label = "" if d.metric == M.UP else f"{metric_label(d.metric)} "  # "not answering" says it
+    return f"{label}{_value_text(d.metric, d.value)} " \
+           f"(usually {_value_text(d.metric, d.baseline)}), {where}"
+
+
+def _value_text(metric: str, value: float) -> str:
+    """A value in words where the number is a code: status 2 is 'down', up 0 'not answering'."""
+    if metric == M.STATUS and value in tuple(Status):
+        return Status(int(value)).word
+    if metric == M.UP and value in (0.0, 1.0):
+        return "answering" if value else "not answering"
+    return format_value(value, metric_unit(metric))
 
 
 def explain(event: AnomalyEvent) -> str:
@@ -125,8 +151,8 @@ def event_card(event: AnomalyEvent, now: float) -> Any:
                html.P(explain(event), className="mb-0"))
     return dbc.ListGroupItem([
         html.Div([
-            html.H3([event.service, " ", dbc.Badge(score_words(event.score), color=LEVEL_COLOURS[
-                score_words(event.score)], className="ms-1")], className="h6 mb-1"),
+            html.H3([event.service, " ", level_badge(score_words(event.score), className="ms-1")],
+                    className="h6 mb-1"),
             dcc.Link("Open the service at that moment", href=service_link(event.service,
                                                                            event.detected)),
         ], className="d-flex justify-content-between flex-wrap gap-2"),
