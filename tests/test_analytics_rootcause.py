@@ -66,3 +66,16 @@ def test_a_dependant_that_went_down_first_is_not_explained_by_a_later_down() -> 
         ("worker", "earliest unusual service"),
         ("database", "no unusual upstream"),
     ]
+
+
+def test_a_down_dependency_does_not_explain_trouble_that_began_minutes_before_it() -> None:
+    """Seen live: the dashboard anomalous since start-up, anthropic down three minutes later;
+    'likely cause: anthropic down' for the dashboard was wrong."""
+    onsets = {"api": 100.0, "database": 100.0 + 180.0}
+    assert rank_causes(GRAPH, onsets, down={"database"}) == [
+        ("api", "earliest unusual service"),
+        ("database", "no unusual upstream"),
+    ]
+    near = {"api": 100.0, "database": 100.0 + 59.0}
+    assert rank_causes(GRAPH, near, down={"database"})[1] == (
+        "api", "depends on database, which is down")
