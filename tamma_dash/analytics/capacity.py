@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from tamma_dash.analytics.forecast import Forecast, forecast_time_to, human_duration
+from tamma_dash.analytics.forecast import (
+    DAY_S,
+    Forecast,
+    forecast_cyclic,
+    forecast_time_to,
+    human_duration,
+)
 from tamma_dash.models import M, series_key, split_key
 from tamma_dash.store.base import Latest
 
@@ -26,6 +32,7 @@ WINDOW_S = {M.DISK: 86_400.0, M.MEMORY: 6 * 3600.0, M.QUEUE_DEPTH: 3600.0, M.DB_
 LABELS = {M.DISK: "disk", M.MEMORY: "memory", M.QUEUE_DEPTH: "queue depth",
           M.DB_ACTIVE: "DB pool", M.RL_REMAINING: "rate limit"}
 UNITS = {M.DISK: "%", M.MEMORY: "%"}
+CYCLIC = frozenset({M.MEMORY, M.QUEUE_DEPTH, M.DB_ACTIVE})  # they follow the daily load
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,16 @@ class Target:
     @property
     def resource(self) -> str:
         return split_key(self.key)[1]
+
+    @property
+    def cyclic(self) -> bool:
+        """Follows the daily load, so it is forecast against its own last day."""
+        return self.rising and self.resource in CYCLIC
+
+    @property
+    def lookback_s(self) -> float:
+        """History a forecast reads: the window, plus a day for cyclic metrics."""
+        return self.window_s + (DAY_S if self.cyclic else 0.0)
 
 
 @dataclass(frozen=True)
@@ -104,9 +121,16 @@ def targets(latest: Mapping[str, Latest],
 
 
 def forecast_target(target: Target, series: pd.Series, now: float) -> CapacityForecast | None:
-    """One target's forecast from its history up to ``now`` (None with too little data)."""
-    f = forecast_time_to(series, target.limit, now=now, window_s=target.window_s,
-                         rising=target.rising)
+    """One target's forecast from its history up to ``now`` (None with too little data).
+
+    Metrics that follow the daily load (memory, queue depth, DB pool) are forecast against
+    their own last day (:func:`forecast_cyclic`) once a day of history precedes the window.
+    """
+    if target.cyclic:
+        f = forecast_cyclic(series, target.limit, now=now, window_s=target.window_s)
+    else:
+        f = forecast_time_to(series, target.limit, now=now, window_s=target.window_s,
+                             rising=target.rising)
     if f is None:
         return None
     service, metric = split_key(target.key)
@@ -159,9 +183,9 @@ def forecast_all(frame_fn: FrameFn, keys: Sequence[str],
     """Forecasts of every target among ``keys`` from history up to ``now`` only."""
     out: list[CapacityForecast] = []
     found = targets(latest_before(frame_fn, relevant(keys), now), thresholds)
-    for window in sorted({t.window_s for t in found}):
-        group = [t for t in found if t.window_s == window]
-        frame = frame_fn([t.key for t in group], now - window, now)
+    for lookback in sorted({t.lookback_s for t in found}):
+        group = [t for t in found if t.lookback_s == lookback]
+        frame = frame_fn([t.key for t in group], now - lookback, now)
         for t in group:
             if t.key in frame:
                 fc = forecast_target(t, frame[t.key], now)

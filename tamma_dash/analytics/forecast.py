@@ -4,6 +4,13 @@ Theil–Sen (median of pairwise slopes) on the recent window, restarted after th
 saw-tooth clean-up (a drop far larger than the usual step), with Sen's rank-based confidence
 interval on the slope and the residual spread on the level. Used for disk, memory, queue
 depth, DB pool and rate limits (compare ``eta_s`` with the reset time).
+
+A short window on a series with a daily cycle mistakes the cycle's morning rise for a trend
+("DB pool exhausted in 7 h" on a pool that peaks at 14 of 20 every day). Once a full cycle of
+history lies before the window, :func:`forecast_cyclic` fits the trend of the difference from
+the same time one cycle earlier instead, and walks the next cycle as last cycle's smoothed
+curve plus that difference: exact within one cycle whether the trend began today or runs for
+days. Each later cycle repeats it, higher by a cycle's worth of the trend.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ Z_90 = 1.6449
 MAX_POINTS = 300
 LONG_PAIRS = 0.5
 DAY_S = 86_400.0
+SMOOTH_S = 1800.0  # last cycle's curve is a rolling median over this long
+WALK_STEPS = 2000  # points on which the next cycle is walked
 
 
 @dataclass(frozen=True)
@@ -174,3 +183,107 @@ def _theil_sen(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     lo_k = int(max(0, math.floor((m - c) / 2.0)))
     hi_k = int(min(m - 1, math.ceil((m + c) / 2.0)))
     return float(np.median(slopes)), float(slopes[lo_k]), float(slopes[hi_k])
+
+
+def forecast_cyclic(
+    series: pd.Series,
+    threshold: float,
+    *,
+    now: float,
+    window_s: float,
+    period_s: float = DAY_S,
+    min_points: int = 10,
+    horizon_periods: int = 30,
+) -> Forecast | None:
+    """Time until a rising ``series`` with a cycle of ``period_s`` reaches ``threshold``.
+
+    With less than a cycle and a quarter of the window of history this is
+    :func:`forecast_time_to` on the window (the window shrinks to the history there is).
+    Otherwise the next cycle is ``y(t - period) + z(now) + slope * (t - now)``: last
+    cycle's curve (a rolling median) plus the level and Theil–Sen trend of its difference
+    ``z`` (the steepest of the window and its last half and quarter, so a leak that began an
+    hour ago counts in full). The slope counts for one cycle; each later cycle repeats the
+    first, higher by the day-over-day rise ``z(now)``. A trend that moved ``z`` less than its
+    noise, or a day-over-day rise within that noise, counts as none: a slope from an hour of
+    noise is not extrapolated over a day. The first crossing within ``horizon_periods`` cycles
+    is the ETA; its range comes from the slope's interval and the spread of ``z``.
+    """
+    t, y = _recent(series, now, window_s + period_s + SMOOTH_S)  # no edge in the curve used
+    # a window shortened to the history there is, down to a quarter, before giving up the cycle
+    usable = min(window_s, now - period_s - SMOOTH_S / 2 - (t[0] if len(t) else now))
+    if len(t) < min_points or usable < window_s / 4:
+        return forecast_time_to(series, threshold, now=now, window_s=window_s,
+                                min_points=min_points, period_s=period_s)
+    curve = _rolling_median(t, y, SMOOTH_S)
+    recent = t > now - usable
+    tw = t[recent]
+    if len(tw) < min_points:
+        return None
+    z = y[recent] - np.interp(tw - period_s, t, curve)
+    trend = _steepest_trend(tw, z, now, min_points)
+    if float(y[-1]) >= threshold:
+        return Forecast(0.0, 0.0, 0.0, trend.slope, now)
+    h = np.linspace(0.0, period_s, WALK_STEPS + 1)[1:]
+    base = np.interp(now + h - period_s, t, curve) + trend.level
+    k = np.arange(horizon_periods)[:, None]
+    ahead = (h + k * period_s).ravel()
+    drift = trend.level if trend.level > trend.spread else 0.0  # a day-over-day rise
+
+    def arrival(rate: float, shift: float) -> float | None:
+        if drift <= 0.0 and not np.any(base + rate * h + shift >= threshold):
+            return None  # the next cycle stays short of the limit and the next are no higher
+        walk = base + shift + k * drift + rate * np.minimum(h + k * period_s, period_s)
+        return _first(ahead, (walk >= threshold).ravel())
+
+    eta = arrival(trend.slope if trend.significant else 0.0, 0.0)
+    if eta is None:
+        return Forecast(None, None, None, trend.slope, now)
+    low, high = arrival(trend.hi, trend.spread), arrival(trend.lo, -trend.spread)
+    return Forecast(eta, min(low if low is not None else 0.0, eta),
+                    math.inf if high is None else max(high, eta), trend.slope, now)
+
+
+@dataclass(frozen=True)
+class _Trend:
+    slope: float
+    lo: float
+    hi: float
+    level: float  # at now
+    spread: float  # 90 % of the residuals
+    significant: bool  # it moved the level more than ``spread`` over its span
+
+
+def _steepest_trend(t: np.ndarray, z: np.ndarray, now: float, min_points: int) -> _Trend:
+    """Theil–Sen on the window and on its last half and quarter: the steepest that moved the
+    level by more than its residuals' 90 % spread and, for the shorter spans, by more than 90 %
+    of the moves over as long a span earlier in the window (a leak that began within the window
+    is not averaged away; a slow wander that comes and goes is not taken for one)."""
+    fits = []
+    for share in (1.0, 0.5, 0.25):
+        keep = t >= t[-1] - share * (t[-1] - t[0])
+        if keep.sum() < min_points:
+            continue
+        tt, zz = t[keep], z[keep]
+        slope, lo, hi = _theil_sen(tt, zz)
+        level = float(np.median(zz - slope * tt)) + slope * now
+        spread = Z_90 * 1.4826 * float(np.median(np.abs(zz - (level + slope * (tt - now)))))
+        span = float(tt[-1] - tt[0])
+        before = t <= tt[0]
+        moves = z[before] - np.interp(t[before] - span, t, z, left=np.nan)
+        moves = np.abs(moves[np.isfinite(moves)])
+        usual = float(np.quantile(moves, 0.9)) if len(moves) else 0.0
+        fits.append(_Trend(slope, lo, hi, level, spread, slope * span > max(spread, usual)))
+    beat = [f for f in fits if f.significant]
+    return max(beat, key=lambda f: f.slope) if beat else fits[0]
+
+
+def _first(h: np.ndarray, hit: np.ndarray) -> float | None:
+    """The first ``h`` where ``hit`` holds, or None."""
+    at = np.flatnonzero(hit)
+    return float(h[at[0]]) if len(at) else None
+
+
+def _rolling_median(t: np.ndarray, y: np.ndarray, width_s: float) -> np.ndarray:
+    """A centred rolling median over ``width_s`` seconds of an irregular series."""
+    s = pd.Series(y, index=pd.to_datetime(t, unit="s"))
+    return s.rolling(pd.Timedelta(seconds=width_s), center=True, min_periods=1).median().to_numpy()

@@ -64,9 +64,11 @@ def layout(key: str | None = None, **_: str) -> Any:
                for f in cv.ordered(forecasts)]
     return html.Div([
         html.H1("Capacity", className="h4 mb-2"),
-        html.P("Trend and 90 % range fitted on recent history (Theil–Sen, daily cycle "
-               "removed once a day is seen); rate limits count only if they run out before "
-               "their reset.", className="small text-body-secondary"),
+        html.P("Trend and 90 % range fitted on recent history (Theil–Sen). Memory, queue "
+               "depth and DB pool follow the daily load, so once a day of history is there "
+               "they are forecast against their own last day: its curve plus today's "
+               "difference and trend. Rate limits count only if they run out before their "
+               "reset.", className="small text-body-secondary"),
         html.Section([
             html.H2("Forecast chart", className="h5 mt-3"),
             dbc.Label("Resource", html_for="capacity-key", className="small mb-1"),
