@@ -17,6 +17,7 @@ import pandas as pd
 
 from tamma_dash.analytics.forecast import (
     DAY_S,
+    SMOOTH_S,
     Forecast,
     forecast_cyclic,
     forecast_time_to,
@@ -57,7 +58,7 @@ class Target:
     @property
     def lookback_s(self) -> float:
         """History a forecast reads: the window, plus a day for cyclic metrics."""
-        return self.window_s + (DAY_S if self.cyclic else 0.0)
+        return self.window_s + (DAY_S + SMOOTH_S if self.cyclic else 0.0)
 
 
 @dataclass(frozen=True)
