@@ -61,7 +61,7 @@ def test_future_rows_are_ignored() -> None:
 
 def test_exact_line_gives_exact_eta() -> None:
     t = np.arange(0.0, 3600.0, 60.0)
-    f = forecast_time_to(pd.Series(50 + 0.01 * t, index=t), 90.0, now=t[-1])
+    f = forecast_time_to(pd.Series(50 + 0.01 * t, index=t), 90.0, now=t[-1], window_s=3600.0)
     assert f is not None
     assert f.slope_per_s == pytest.approx(0.01)
     assert f.eta_s == pytest.approx((90 - 50 - 0.01 * t[-1]) / 0.01)
@@ -80,20 +80,21 @@ def test_saw_tooth_fits_since_the_last_clean_up() -> None:
 
 def test_rate_limit_remaining_falling_to_zero() -> None:
     t = np.arange(0.0, 600.0, 5.0)
-    f = forecast_time_to(pd.Series(5000 - 2.0 * t, index=t), 0.0, now=t[-1], rising=False)
+    f = forecast_time_to(pd.Series(5000 - 2.0 * t, index=t), 0.0, now=t[-1], rising=False,
+                         window_s=600.0)
     assert f is not None and f.eta_s == pytest.approx((5000 - 2.0 * t[-1]) / 2.0)
 
 
 def test_flat_or_receding_series_never_arrive() -> None:
     t = np.arange(0.0, 3600.0, 60.0)
-    f = forecast_time_to(pd.Series(90 - 0.001 * t, index=t), 95.0, now=t[-1])
+    f = forecast_time_to(pd.Series(90 - 0.001 * t, index=t), 95.0, now=t[-1], window_s=3600.0)
     assert f is not None and f.eta_s is None and f.low_s is None
     assert f.describe("disk", 95) == "disk not heading for 95"
 
 
 def test_already_past_the_threshold_is_zero() -> None:
     t = np.arange(0.0, 3600.0, 60.0)
-    f = forecast_time_to(pd.Series(95 + 0.001 * t, index=t), 90.0, now=t[-1])
+    f = forecast_time_to(pd.Series(95 + 0.001 * t, index=t), 90.0, now=t[-1], window_s=3600.0)
     assert f is not None and f.eta_s == 0.0 and f.low_s == 0.0
 
 
@@ -101,6 +102,18 @@ def test_too_little_data_gives_none() -> None:
     t = np.arange(0.0, 5.0)
     assert forecast_time_to(pd.Series(t, index=t), 90.0, now=10.0) is None
     assert forecast_time_to(pd.Series(dtype=float), 90.0, now=10.0) is None
+
+
+def test_minutes_after_a_start_are_not_extrapolated_over_hours() -> None:
+    """Seen on a fresh start: host memory rising 1 % in two minutes as browsers opened gave
+    'memory 85 % in 1 h 46 min'. Until history covers a quarter of the window (at most an
+    hour): no forecast."""
+    t = np.arange(0.0, 120.0, 5.0)
+    rising = pd.Series(5.0 + t / 120.0, index=t)
+    assert forecast_time_to(rising, 85.0, now=t[-1], window_s=6 * 3600.0) is None
+    longer = np.arange(0.0, 1.1 * 3600.0, 5.0)
+    assert forecast_time_to(pd.Series(5.0 + longer / 3600.0, index=longer), 85.0,
+                            now=longer[-1], window_s=6 * 3600.0) is not None
 
 
 def test_human_wording() -> None:
@@ -144,10 +157,10 @@ def test_the_morning_rise_of_a_daily_cycle_is_not_a_trend(seed: int) -> None:
 def test_a_leak_that_began_today_is_forecast_within_the_day() -> None:
     """3 %/h for the last 3 h on top of the cycle: the next crossing of 85, found by walking
     last day's curve, is within 15 % over seeds."""
-    now, rate = 1.5 * DAY, 3.0 / HOUR
+    now, rate = 2.5 * DAY, 3.0 / HOUR
     errors = []
     for seed in range(10):
-        series = daily_load(seed, 2.0, leak_per_s=rate, leak_from=now - 3 * HOUR)
+        series = daily_load(seed, 3.0, leak_per_s=rate, leak_from=now - 3 * HOUR)
         t = np.arange(now, now + DAY, 60.0)
         truth_curve = 50 + 12 * np.sin(2 * np.pi * t / DAY) + rate * (t - now + 3 * HOUR)
         truth = float(t[np.argmax(truth_curve >= 85.0)] - now)
@@ -210,32 +223,33 @@ def false_etas(service: str, column: str, limit: float, window_s: float,
     return plain, cyclic
 
 
-def test_on_the_demo_fleet_the_cycle_gives_fewer_false_forecasts() -> None:
+def test_on_the_demo_fleet_the_cycle_at_least_halves_false_forecasts() -> None:
     """Seen on the demo's capacity page: 'DB pool 20 in 7 h' (it peaks at 18) and memory at
     85 % within days on services whose memory only follows the day and wanders. Measured
-    (plain, cyclic): pool 7 and 5 of 24 hours, memory 15 and 8 of 32 forecasts."""
+    (plain, cyclic): pool 7 and 1 of 24 hours, memory 15 and 5 of 32 forecasts."""
     pool = false_etas("database", "db_active", 20.0, HOUR, range(24))
-    assert pool[1] < pool[0], pool
+    assert pool[1] <= pool[0] / 2, pool
     memory = [false_etas(s, "memory_percent", 85.0, 6 * HOUR, range(0, 24, 3))
               for s in ("worker-1", "worker-3", "api", "orchestrator")]
     plain, cyclic = (sum(m[k] for m in memory) for k in (0, 1))
-    assert cyclic < plain, memory
+    assert cyclic <= plain / 2, memory
 
 
 def test_the_demo_memory_leak_is_forecast_before_it_gets_there() -> None:
-    """worker-2 leaking about 5 %/h on top of its daily wander: two and three hours in, the
-    crossing of 85 is forecast within half a day (three hours in: within half the truth)."""
+    """worker-2 leaking about 5 %/h on top of its daily wander, three days of history: one to
+    three hours in, the crossing of 85 is forecast within half the truth (the straight line
+    through six hours said 65 h, 16 h and 6.5 h against 4.3 h, 3.4 h and 2.5 h)."""
     t0 = 1_700_000_000.0
-    now = t0 + 1.5 * DAY
-    for hours_in, tolerance in ((2, 2.0), (3, 0.5)):
+    now = t0 + 3.25 * DAY
+    for hours_in in (1, 2, 3):
         leak = Fault("leak", "worker-2", "memory_leak", now - hours_in * HOUR,
                      now + (8 - hours_in) * HOUR)
         future = demo_series("worker-2", "memory_percent", now, now + 8 * HOUR, [leak])
         truth = float(future.index[np.argmax(future.to_numpy() >= 85.0)] - now)
         series = demo_series("worker-2", "memory_percent", t0, now + 1.0, [leak])
         f = forecast_cyclic(series, 85.0, now=now, window_s=6 * HOUR)
-        assert f is not None and f.eta_s is not None and f.eta_s < 12 * HOUR, (hours_in, f)
-        assert abs(f.eta_s - truth) / truth <= tolerance, (hours_in, f.eta_s / HOUR, truth / HOUR)
+        assert f is not None and f.eta_s is not None, (hours_in, f)
+        assert abs(f.eta_s - truth) / truth <= 0.5, (hours_in, f.eta_s / HOUR, truth / HOUR)
 
 
 def test_a_short_history_shrinks_the_window_instead_of_dropping_the_cycle() -> None:

@@ -57,8 +57,8 @@ class Target:
 
     @property
     def lookback_s(self) -> float:
-        """History a forecast reads: the window, plus a day for cyclic metrics."""
-        return self.window_s + (DAY_S + SMOOTH_S if self.cyclic else 0.0)
+        """History a forecast reads: the window, plus two days for cyclic metrics."""
+        return self.window_s + (2 * DAY_S + SMOOTH_S if self.cyclic else 0.0)
 
 
 @dataclass(frozen=True)

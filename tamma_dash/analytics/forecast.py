@@ -27,6 +27,8 @@ LONG_PAIRS = 0.5
 DAY_S = 86_400.0
 SMOOTH_S = 1800.0  # last cycle's curve is a rolling median over this long
 WALK_STEPS = 2000  # points on which the next cycle is walked
+MIN_SPAN, MIN_SPAN_S = 0.25, 3600.0  # history a trend needs: a quarter window, at most 1 h
+ROBUST_90 = 2.44  # 90th over 50th percentile of |normal|: a q90 the leak itself cannot inflate
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,12 @@ def forecast_time_to(
 
     Returns
     -------
-    Forecast, or None when there is too little data.
+    Forecast, or None when there is too little data (fewer than ``min_points``, or spanning
+    less than a quarter of the window or an hour, whichever is shorter).
     """
     t, y = _recent(series, now, window_s)
+    if len(t) < min_points or t[-1] - t[0] < min(MIN_SPAN * window_s, MIN_SPAN_S):
+        return None  # minutes after a start, a line through them says nothing about hours
     t, y = _since_last_drop(t, y if rising else -y, drop_factor)
     y = y if rising else -y
     if len(t) < min_points:
@@ -206,28 +211,35 @@ def forecast_cyclic(
     first, higher by the day-over-day rise ``z(now)``. A trend that moved ``z`` less than its
     noise, or a day-over-day rise within that noise, counts as none: a slope from an hour of
     noise is not extrapolated over a day. The first crossing within ``horizon_periods`` cycles
-    is the ETA; its range comes from the slope's interval and the spread of ``z``.
+    is the ETA; its range comes from the slope's interval and the larger of the spread of
+    ``z`` and how much it varied over the last cycle (days that differ widen it).
     """
-    t, y = _recent(series, now, window_s + period_s + SMOOTH_S)  # no edge in the curve used
+    # two cycles when there are: the second says how much today-minus-yesterday usually moves
+    t, y = _recent(series, now, window_s + 2 * period_s + SMOOTH_S)
     # a window shortened to the history there is, down to a quarter, before giving up the cycle
     usable = min(window_s, now - period_s - SMOOTH_S / 2 - (t[0] if len(t) else now))
     if len(t) < min_points or usable < window_s / 4:
         return forecast_time_to(series, threshold, now=now, window_s=window_s,
                                 min_points=min_points, period_s=period_s)
     curve = _rolling_median(t, y, SMOOTH_S)
-    recent = t > now - usable
-    tw = t[recent]
+    known = t >= t[0] + period_s + SMOOTH_S / 2  # where last cycle's curve has no edge
+    tz = t[known & (t > now - period_s)]
+    z_all = y[known & (t > now - period_s)] - np.interp(tz - period_s, t, curve)
+    recent = tz > now - usable
+    tw, z = tz[recent], z_all[recent]
     if len(tw) < min_points:
         return None
-    z = y[recent] - np.interp(tw - period_s, t, curve)
-    trend = _steepest_trend(tw, z, now, min_points)
+    trend = _steepest_trend(tw, z, now, min_points, tz[~recent], z_all[~recent])
     if float(y[-1]) >= threshold:
         return Forecast(0.0, 0.0, 0.0, trend.slope, now)
     h = np.linspace(0.0, period_s, WALK_STEPS + 1)[1:]
     base = np.interp(now + h - period_s, t, curve) + trend.level
     k = np.arange(horizon_periods)[:, None]
     ahead = (h + k * period_s).ravel()
-    drift = trend.level if trend.level > trend.spread else 0.0  # a day-over-day rise
+    # a day-over-day rise beyond the noise and beyond how much today-minus-yesterday varies
+    usual_gap = ROBUST_90 * float(np.median(np.abs(z_all - np.median(z_all))))
+    above = trend.level > max(trend.spread, usual_gap)  # today is higher than days differ
+    drift = trend.level if above else 0.0
 
     def arrival(rate: float, shift: float) -> float | None:
         if drift <= 0.0 and not np.any(base + rate * h + shift >= threshold):
@@ -235,10 +247,14 @@ def forecast_cyclic(
         walk = base + shift + k * drift + rate * np.minimum(h + k * period_s, period_s)
         return _first(ahead, (walk >= threshold).ravel())
 
-    eta = arrival(trend.slope if trend.significant else 0.0, 0.0)
+    # a rise counts only from above yesterday: a rise back from a dip is not a leak
+    counts = trend.significant and above
+    eta = arrival(trend.slope if counts else 0.0, 0.0)
     if eta is None:
         return Forecast(None, None, None, trend.slope, now)
-    low, high = arrival(trend.hi, trend.spread), arrival(trend.lo, -trend.spread)
+    band = max(trend.spread, usual_gap)  # the range also spans how much days differ
+    low = arrival(trend.hi if counts else 0.0, band)
+    high = arrival(trend.lo if counts else 0.0, -band)
     return Forecast(eta, min(low if low is not None else 0.0, eta),
                     math.inf if high is None else max(high, eta), trend.slope, now)
 
@@ -253,11 +269,13 @@ class _Trend:
     significant: bool  # it moved the level more than ``spread`` over its span
 
 
-def _steepest_trend(t: np.ndarray, z: np.ndarray, now: float, min_points: int) -> _Trend:
+def _steepest_trend(t: np.ndarray, z: np.ndarray, now: float, min_points: int,
+                    t_ref: np.ndarray, z_ref: np.ndarray) -> _Trend:
     """Theil–Sen on the window and on its last half and quarter: the steepest that moved the
-    level by more than its residuals' 90 % spread and, for the shorter spans, by more than 90 %
-    of the moves over as long a span earlier in the window (a leak that began within the window
-    is not averaged away; a slow wander that comes and goes is not taken for one)."""
+    level by more than its residuals' 90 % spread and by more than the (robust) 90 % of the moves of
+    ``z_ref`` (today-minus-yesterday over the rest of the last cycle) over as long a span (a
+    leak that began within the window is not averaged away; a morning rise that came an hour
+    later than yesterday's, or a slow wander, is not taken for one)."""
     fits = []
     for share in (1.0, 0.5, 0.25):
         keep = t >= t[-1] - share * (t[-1] - t[0])
@@ -268,10 +286,9 @@ def _steepest_trend(t: np.ndarray, z: np.ndarray, now: float, min_points: int) -
         level = float(np.median(zz - slope * tt)) + slope * now
         spread = Z_90 * 1.4826 * float(np.median(np.abs(zz - (level + slope * (tt - now)))))
         span = float(tt[-1] - tt[0])
-        before = t <= tt[0]
-        moves = z[before] - np.interp(t[before] - span, t, z, left=np.nan)
+        moves = z_ref - np.interp(t_ref - span, t_ref, z_ref, left=np.nan)
         moves = np.abs(moves[np.isfinite(moves)])
-        usual = float(np.quantile(moves, 0.9)) if len(moves) else 0.0
+        usual = ROBUST_90 * float(np.median(moves)) if len(moves) else 0.0
         fits.append(_Trend(slope, lo, hi, level, spread, slope * span > max(spread, usual)))
     beat = [f for f in fits if f.significant]
     return max(beat, key=lambda f: f.slope) if beat else fits[0]
