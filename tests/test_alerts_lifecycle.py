@@ -282,6 +282,66 @@ def test_default_rules_fire_service_down_on_the_first_tick(tmp_path: Path) -> No
     am.close()
 
 
+def _defaults(tmp_path: Path) -> tuple[AlertManager, FakeClock]:
+    from tamma_dash.alerts import default_rules
+
+    clock = FakeClock()
+    return AlertManager(default_rules(FLEET), FLEET, AlertStore(tmp_path / "a.sqlite3"),
+                        clock=clock), clock
+
+
+def _rules_by_state(am: AlertManager) -> list[tuple[str, str, str]]:
+    return [(a["rule"], a["service"], a["state"]) for a in reversed(am.list("all"))]
+
+
+def test_default_degraded_on_one_tick_does_not_fire(tmp_path: Path) -> None:
+    am, clock = _defaults(tmp_path)
+    clock.tick(5)
+    assert am.evaluate({}, {"api": "degraded"}).fired == []
+    clock.tick(5)
+    assert am.evaluate({}, {"api": "healthy"}).fired == []
+    clock.tick(5)
+    assert am.evaluate({}, {"api": "degraded"}).fired == []
+    assert _rules_by_state(am) == [("ServiceDegraded", "api", "pending")]
+    am.close()
+
+
+def test_default_degraded_fires_on_the_second_consecutive_tick_even_an_early_one(
+    tmp_path: Path,
+) -> None:
+    am, clock = _defaults(tmp_path)
+    clock.tick(5)
+    am.evaluate({}, {"api": "degraded"})
+    clock.tick(1.5)  # a slow collection delayed the first tick, the next one came on schedule
+    out = am.evaluate({}, {"api": "degraded"})
+    assert out.fired == [1]
+    assert _rules_by_state(am) == [("ServiceDegraded", "api", "firing")]
+    am.close()
+
+
+def test_default_service_down_still_fires_on_the_first_tick_for_our_services(
+    tmp_path: Path,
+) -> None:
+    am, clock = _defaults(tmp_path)
+    clock.tick(5)
+    out = am.evaluate({}, {"worker-1": "down", "database": "down"})
+    assert len(out.fired) == 2
+    assert sorted(_rules_by_state(am)) == [("ServiceDown", "database", "firing"),
+                                           ("ServiceDown", "worker-1", "firing")]
+    am.close()
+
+
+def test_default_provider_down_needs_two_failed_probes_in_a_row(tmp_path: Path) -> None:
+    am, clock = _defaults(tmp_path)
+    for status in ("down", "healthy", "down"):  # lone 5xx answers: blips, not an outage
+        clock.tick(5)
+        assert am.evaluate({}, {"openai": status}).fired == []
+    clock.tick(5)
+    assert am.evaluate({}, {"openai": "down"}).fired != []
+    assert _rules_by_state(am) == [("ProviderDown", "openai", "firing")]
+    am.close()
+
+
 def test_an_older_file_gains_new_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:
