@@ -143,6 +143,25 @@ def test_success_rate_over_a_sliding_window(server: LoopbackServer,
     assert reasons == ["", "", "http_5xx", "rate_limited", "low_success_rate"]
 
 
+def test_one_failure_among_the_first_probes_is_not_a_low_success_rate(
+        server: LoopbackServer, session: requests.Session) -> None:
+    """Right after a start one 5xx among ten probes read 'only 90 %' and kept a provider
+    degraded until twenty probes had passed; now three failures are needed (window 60)."""
+    server.routes["/probe"] = route = Route(200, b"{}", JSON)
+    c = collector([provider(server.url("/probe"))], session, window=60)
+    reasons = []
+    try:
+        for code in (200, 500, 200, 200, 200, 500, 200, 500, 200):
+            route.status = code
+            got = by_metric(c.collect())
+            reasons.append((round(got[M.SUCCESS_RATE].value), got[M.STATUS].label("reason")))
+    finally:
+        c.close()
+    assert reasons[2:5] == [(67, ""), (75, ""), (80, "")]  # one failure: healthy
+    assert reasons[6] == (71, "")  # two
+    assert reasons[8] == (67, "low_success_rate")  # three failures in the window
+
+
 def test_429_with_retry_after_only_is_degraded_with_a_reset(
     server: LoopbackServer, session: requests.Session
 ) -> None:

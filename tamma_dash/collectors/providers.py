@@ -10,7 +10,9 @@ or control characters is not sent at all (reason ``bad_token``).
   (``http_4xx``, e.g. a refused token).
 - ``status``: ``down`` when ``up`` is 0 or any rate-limit window is at 0; ``degraded`` on a 429,
   when a window has under 10 % of its limit left, or when under 95 % of the last ``window``
-  probes succeeded; ``healthy`` otherwise. The worst applies; its reason goes in the labels.
+  probes succeeded and at least 3 of them failed (one failure among the first few probes after a
+  start is not 'only 90 %'); ``healthy`` otherwise. The worst applies; its reason goes in the
+  labels.
 - ``success_rate``: percent of the last ``window`` probes that got a 2xx (a 429 is a failure).
 - ``ratelimit_remaining / _limit / _reset_s`` from the headers (see ``ratelimit``), each only
   when known; other windows (e.g. OpenAI tokens) as ``ratelimit_remaining:<policy>`` etc.
@@ -19,6 +21,7 @@ or control characters is not sent at all (reason ``bad_token``).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import deque
@@ -46,6 +49,7 @@ LOW_SUCCESS = "low_success_rate"
 BAD_TOKEN = "bad_token"
 LOW_FRACTION = 0.10  # degraded when a window has less than this share of its limit left
 MIN_SUCCESS_PCT = 95.0
+MIN_FAILURES = 3  # failed probes in the window before a low success rate degrades
 _TOKEN_OK = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token may contain
 _PROBED_KINDS = (ServiceKind.PROVIDER, ServiceKind.GIT)
 
@@ -57,10 +61,14 @@ def probe_samples(
     success_rate: float,
     *,
     secrets: Sequence[str] = (),
+    failures: int = MIN_FAILURES,
+    min_failures: int = MIN_FAILURES,
 ) -> list[Sample]:
-    """Interpret one probe (plus the running success rate) as samples; never raises."""
+    """Interpret one probe (plus the running success rate and the number of failed probes
+    behind it) as samples; never raises."""
     limits = parse_rate_limits(result.headers, ts) if result.headers else []
-    verdict = _verdict(service, result, limits, success_rate, secrets)
+    low = success_rate < MIN_SUCCESS_PCT and failures >= min_failures
+    verdict = _verdict(service, result, limits, success_rate if low else 100.0, secrets)
     out = verdict_samples(service.name, ts, verdict, result if result.ok else None)
     out.append(Sample(ts, service.name, M.SUCCESS_RATE, round(success_rate, 3)))
     out += _limit_samples(service.name, ts, limits)
@@ -164,6 +172,9 @@ class ProviderCollector:
         self.timer = timer
         self._environ = environ
         self._history = {s.name: deque[bool](maxlen=window) for s in self.services}
+        # as many failures as a full window may hold without being low, capped at MIN_FAILURES
+        self._min_failures = min(MIN_FAILURES,
+                                 max(1, math.ceil(window * (1 - MIN_SUCCESS_PCT / 100))))
         self._poller = Poller(min(8, max(1, len(self.services))), "providers", timer)
 
     def __repr__(self) -> str:
@@ -184,7 +195,9 @@ class ProviderCollector:
             rate = 100.0 * sum(history) / len(history)
             token = tokens[s.name]
             secrets = (token, repr(token)[1:-1]) if token else ()
-            out += probe_samples(s, ts, result, rate, secrets=secrets)
+            out += probe_samples(s, ts, result, rate, secrets=secrets,
+                                 failures=len(history) - sum(history),
+                                 min_failures=self._min_failures)
         return out
 
     def _job(self, service: ServiceConfig, token: str | None) -> Callable[[], FetchResult]:
