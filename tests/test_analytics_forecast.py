@@ -258,3 +258,11 @@ def test_a_short_history_shrinks_the_window_instead_of_dropping_the_cycle() -> N
     now = 1.09 * DAY
     assert forecast_time_to(series, 70.0, now=now, window_s=6 * HOUR).eta_s is not None
     assert forecast_cyclic(series, 70.0, now=now, window_s=6 * HOUR).eta_s is None
+
+
+def test_exactly_a_day_and_a_window_of_history_is_enough() -> None:
+    """Nothing of the last cycle lies outside the window: no reference moves, still a forecast."""
+    series = daily_load(5, 1.0 + 1 / 24 + 1 / 48 + 0.001)
+    now = float(series.index[-1])
+    f = forecast_cyclic(series, 70.0, now=now, window_s=HOUR)
+    assert f is not None and f.eta_s is None

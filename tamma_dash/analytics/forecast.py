@@ -10,7 +10,8 @@ A short window on a series with a daily cycle mistakes the cycle's morning rise 
 history lies before the window, :func:`forecast_cyclic` fits the trend of the difference from
 the same time one cycle earlier instead, and walks the next cycle as last cycle's smoothed
 curve plus that difference: exact within one cycle whether the trend began today or runs for
-days. Each later cycle repeats it, higher by a cycle's worth of the trend.
+days. Each later cycle repeats it, higher by the day-over-day rise when that beats how much
+days differ.
 """
 
 from __future__ import annotations
@@ -266,7 +267,7 @@ class _Trend:
     hi: float
     level: float  # at now
     spread: float  # 90 % of the residuals
-    significant: bool  # it moved the level more than ``spread`` over its span
+    significant: bool  # it moved the level by more than its noise over its span
 
 
 def _steepest_trend(t: np.ndarray, z: np.ndarray, now: float, min_points: int,
@@ -286,8 +287,10 @@ def _steepest_trend(t: np.ndarray, z: np.ndarray, now: float, min_points: int,
         level = float(np.median(zz - slope * tt)) + slope * now
         spread = Z_90 * 1.4826 * float(np.median(np.abs(zz - (level + slope * (tt - now)))))
         span = float(tt[-1] - tt[0])
-        moves = z_ref - np.interp(t_ref - span, t_ref, z_ref, left=np.nan)
-        moves = np.abs(moves[np.isfinite(moves)])
+        moves = np.zeros(0)
+        if len(t_ref) > 1:
+            moves = z_ref - np.interp(t_ref - span, t_ref, z_ref, left=np.nan)
+            moves = np.abs(moves[np.isfinite(moves)])
         usual = ROBUST_90 * float(np.median(moves)) if len(moves) else 0.0
         fits.append(_Trend(slope, lo, hi, level, spread, slope * span > max(spread, usual)))
     beat = [f for f in fits if f.significant]
