@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from tamma_dash.config import ServiceConfig
@@ -123,3 +125,25 @@ def test_a_cycle_is_reported_by_name() -> None:
                                                                        depends_on=("a",)))
     with pytest.raises(ValueError, match="cycle a -> b -> a"):
         layers(loop)
+
+
+def test_labels_of_a_crowded_layer_alternate_below_and_above() -> None:
+    """Seen on the overview: '✔ worker-1✔ worker-2' ran together in the demo's worker layer."""
+    from tamma_dash.demo.topology import SERVICES
+
+    fleet = tuple(ServiceConfig(s.name, s.kind, depends_on=s.depends_on) for s in SERVICES)
+    pos = positions(fleet)
+    fig = dependency_figure(fleet, {s.name: "healthy" for s in fleet})
+    sides = {}
+    for trace in fig.data:
+        if (trace.meta or {}).get("role") == "nodes":
+            sides.update(zip(trace.customdata, trace.textposition, strict=True))
+    assert set(sides) == {s.name for s in fleet}
+    for y in {p[1] for p in pos.values()}:
+        layer = sorted((pos[n][0], n) for n in pos if pos[n][1] == y)
+        got = [sides[n] for _, n in layer]
+        if len(layer) >= 4:  # neighbours never share a side
+            assert all(a != b for a, b in pairwise(got)), (y, got)
+        else:
+            assert set(got) == {"bottom center"}, (y, got)
+    assert any(len([n for n in pos if pos[n][1] == y]) >= 4 for y in {p[1] for p in pos.values()})

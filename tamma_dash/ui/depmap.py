@@ -116,6 +116,19 @@ def _hover(
     return "<br>".join(lines)
 
 
+CROWDED_LAYER = 4  # from this many nodes side by side, labels alternate below and above
+
+
+def label_side(pos: Mapping[str, tuple[float, float]], name: str) -> str:
+    """'bottom center', or 'top center' for every other node of a crowded layer, so the labels
+    of neighbours ('✔ worker-1', '✔ worker-2') do not run into each other."""
+    x, y = pos[name]
+    layer = sorted(px for px, py in pos.values() if py == y)
+    if len(layer) < CROWDED_LAYER:
+        return "bottom center"
+    return "top center" if layer.index(x) % 2 else "bottom center"
+
+
 def _node_trace(
     group: list[ServiceConfig], word: str, at_risk: bool, pos: Mapping[str, tuple[float, float]],
     hovers: Mapping[str, str], theme: str, alerts: Mapping[str, int],
@@ -127,7 +140,8 @@ def _node_trace(
     suffix = " (at risk)" if at_risk else ""
     return dict(
         type="scatter", x=[pos[s.name][0] for s in group], y=[pos[s.name][1] for s in group],
-        mode="markers+text", textposition="bottom center", cliponaxis=False,
+        mode="markers+text", textposition=[label_side(pos, s.name) for s in group],
+        cliponaxis=False,
         text=[f"{status_icon(word)} {s.name}{suffix}"
               + (f" · {alert_count_text(alerts[s.name])}" if alerts.get(s.name) else "")
               for s in group],
