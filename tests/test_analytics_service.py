@@ -285,6 +285,26 @@ def test_independent_services_unusual_at_once_point_at_what_they_share() -> None
     assert cascade is not None and not cascade.together and cascade.cause == first
 
 
+def test_services_unusual_together_name_the_healthy_dependency_they_all_share() -> None:
+    """Seen live: api and the three workers slow in one tick; they all use the orchestrator
+    (healthy), which the hint names next to this host."""
+    depends = {s.name: s.depends_on for s in SERVICES}
+    together = ("api", "worker-1", "worker-2", "worker-3")
+    shared = set.intersection(*(set(depends[s]) for s in together))
+    assert "orchestrator" in shared
+    hint = root_cause_hint(depends, dict.fromkeys(together, "degraded"), {},
+                           dict.fromkeys(together, T0), {}, together_s=STEP)
+    assert hint is not None and set(hint.together) == set(together)
+    assert hint.problem == "orchestrator"  # their one direct dependency in common
+    assert "something they share, orchestrator (not unusual itself), this host" in hint.text()
+    # nothing shared: the host alone
+    alone = root_cause_hint(depends, dict.fromkeys(("github", "gitlab", "openai"), "degraded"),
+                            {}, dict.fromkeys(("github", "gitlab", "openai"), T0), {},
+                            together_s=STEP)
+    assert alone is not None and alone.problem == ""
+    assert "something they share, this host or its network" in alone.text()
+
+
 def test_unrelated_troubles_get_no_hint_rather_than_a_false_cause() -> None:
     """Seen live: 'anthropic anomalous, gitlab anomalous; likely cause: dashboard slow', though
     neither depends on the dashboard. Two unrelated services, or a cause nobody depends on,

@@ -103,6 +103,9 @@ def test_a_shared_cause_hint_links_to_trends_comparing_them_with_the_host() -> N
     assert href.startswith("/trends?series=github/response_time_ms,gitlab/response_time_ms,"
                            "openai/response_time_ms,host/cpu_percent,host/load1")
     assert f"start={T0 + 300 - 900:.0f}" in href and f"end={T0 + 300 + 900:.0f}" in href
+    both = replace(shared, problem="orchestrator")
+    link = find(wire(av.root_cause_hint(both)), lambda p: "href" in p)[0]["href"]
+    assert "openai/response_time_ms,orchestrator/response_time_ms,host/cpu_percent" in link
 
 
 def test_codes_read_as_words_and_a_flat_band_is_not_counted_in_widths() -> None:

@@ -43,7 +43,8 @@ class RootCauseHint:
     since: float
     affected: tuple[tuple[str, str], ...]  # (service, status word or "anomalous")
     ranking: tuple[tuple[str, str], ...]  # (service, reason), likeliest first
-    together: tuple[str, ...] = ()  # independent services that turned unusual at once
+    together: tuple[str, ...] = ()  # independent services that turned unusual at once; then
+    # ``problem`` names the direct dependencies they all share (none of them unusual), if any
 
     def text(self) -> str:
         """'api degraded; likely cause: database pool exhausted, since 14:02:10' (UTC)."""
@@ -51,9 +52,11 @@ class RootCauseHint:
         if self.together:
             more = len(self.affected)
             also = f" (and {more} that depend on them)" if more else ""
+            itself = "themselves" if "," in self.problem else "itself"
+            common = f"{self.problem} (not unusual {itself}), " if self.problem else ""
             return (f"{', '.join(self.together)} turned unusual at the same moment{also}, "
                     "with no dependency between them; likely cause: something they share, "
-                    f"this host or its network, since {when}")
+                    f"{common}this host or its network, since {when}")
         victims = ", ".join(f"{s} {w}" for s, w in self.affected) or f"{self.cause} unusual"
         return f"{victims}; likely cause: {self.cause} {self.problem}, since {when}"
 
@@ -120,8 +123,9 @@ def root_cause_hint(
     together = _together(ranking, onsets, together_s)
     if together:
         rest = tuple((s, _word(statuses, s)) for s, _ in ranking if s not in together)
-        return RootCauseHint(SHARED_CAUSE, "", min(onsets[s] for s in together), rest,
-                             tuple(ranking), together)
+        common = set.intersection(*(set(depends_on.get(s, ())) for s in together)) - onsets.keys()
+        return RootCauseHint(SHARED_CAUSE, ", ".join(sorted(common)),
+                             min(onsets[s] for s in together), rest, tuple(ranking), together)
     cause = ranking[0][0]
     downstream = [s for s, _ in ranking[1:] if cause in upstream(depends_on, s)]
     if not downstream:  # unrelated troubles: naming one the cause of the others would mislead

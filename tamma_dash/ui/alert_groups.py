@@ -51,10 +51,12 @@ COMPARE_WINDOW_S = 900.0  # each side of the onset on the Trends page
 def cause_href(hint: RootCauseHint) -> str:
     """Where the hint's link goes: the likely cause's service page at the onset
     (``/service/<cause>?t=<since>``), or, when independent services turned unusual together,
-    the Trends page comparing their response times with this host's CPU and load then."""
+    the Trends page comparing their response times (and those of a dependency they all use)
+    with this host's CPU and load then."""
     if not hint.together:
         return f"/service/{quote(hint.cause, safe='')}?t={hint.since:.0f}"
-    series = [f"{s}/response_time_ms" for s in hint.together]
+    shared = [d for d in hint.problem.split(", ") if d]  # a dependency they all use
+    series = [f"{s}/response_time_ms" for s in (*hint.together, *shared)]
     series += [f"{SHARED_CAUSE}/cpu_percent", f"{SHARED_CAUSE}/load1"]
     return (f"/trends?series={','.join(quote(k, safe='/') for k in series)}&mode=stack"
             f"&start={hint.since - COMPARE_WINDOW_S:.0f}&end={hint.since + COMPARE_WINDOW_S:.0f}")
