@@ -96,7 +96,7 @@ def test_a_shared_cause_hint_links_to_trends_comparing_them_with_the_host() -> N
                            ("github", "gitlab", "openai"))
     hint = wire(av.root_cause_hint(shared))
     text = json.dumps(hint)
-    assert "github, gitlab, openai turned unusual at the same moment (and 1 that depend" in text
+    assert "github, gitlab, openai turned unusual at the same moment (and 1 more), with" in text
     link = find(hint, lambda p: "href" in p)[0]
     assert link["children"] == "Compare them on Trends"
     href = link["href"]

@@ -51,7 +51,7 @@ class RootCauseHint:
         when = datetime.fromtimestamp(self.since, tz=UTC).strftime("%H:%M:%S")
         if self.together:
             more = len(self.affected)
-            also = f" (and {more} that depend on them)" if more else ""
+            also = f" (and {more} more)" if more else ""
             itself = "themselves" if "," in self.problem else "itself"
             common = f"{self.problem} (not unusual {itself}), " if self.problem else ""
             return (f"{', '.join(self.together)} turned unusual at the same moment{also}, "
