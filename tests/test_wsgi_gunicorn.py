@@ -37,6 +37,7 @@ class Split:
     url: str
     env: dict[str, str]
     collector_log: Path
+    web_log: Path  # the workers' stderr: a 500's traceback lands here
 
 
 def _env(data_dir: Path, config: Path) -> dict[str, str]:
@@ -105,24 +106,26 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
                  timeout=120)
         print(f"collector ready after {time.monotonic() - t0:.1f} s")
         assert collector.poll() is None, "the collector exited at start"
-        web = subprocess.Popen(gunicorn_command("127.0.0.1:0", log_file), env=web_env, cwd=ROOT,
-                               start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        web_log = tmp / "web.stderr"
+        with web_log.open("wb") as err:
+            web = subprocess.Popen(gunicorn_command("127.0.0.1:0", log_file), env=web_env,
+                                   cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                                   stderr=err)
         url = str(wait_for(lambda: _listening_url(log_file) or web.poll() is not None, 60))
         assert web.poll() is None, log_file.read_text()
         wait_for(lambda: _ready(url), timeout=150)
         print(f"web ready after {time.monotonic() - t0:.1f} s")
-        yield Split(collector, web, url, env, collector_log)
+        yield Split(collector, web, url, env, collector_log, web_log)
     finally:
         if web is not None:
             stop(web, signal.SIGINT)  # gunicorn's quick shutdown
         stop(collector)
 
 
-def _health(url: str) -> tuple[int, dict[str, Any]]:
+def _health(url: str, web_log: Path | None = None) -> tuple[int, dict[str, Any]]:
     r = requests.get(f"{url}/api/health", timeout=10, headers={"Connection": "close"},
                      auth=AUTH)
-    r.raise_for_status()
+    assert r.status_code == 200, (r.status_code, web_log.read_text()[-3000:] if web_log else "")
     return int(r.headers["X-Tamma-Worker"]), r.json()
 
 
@@ -149,7 +152,8 @@ def test_a_second_collector_on_the_same_data_dir_is_refused(split: Split) -> Non
 
 
 def test_every_worker_serves_the_same_services_and_new_ticks(split: Split) -> None:
-    names = {frozenset(doc["services"]) for _, doc in _burst(_health, split.url)}
+    names = {frozenset(doc["services"])
+             for _, doc in _burst(lambda url: _health(url, split.web_log), split.url)}
     assert len(names) == 1 and "api" in next(iter(names))
     start = max(points[-1][0] for _, points in _burst(_recent, split.url))
     fresh: set[int] = set()
