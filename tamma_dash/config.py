@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from tamma_dash.models import ServiceKind
-from tamma_dash.suggest import did_you_mean
+from tamma_dash.suggest import did_you_mean, unknown_keys
 
 DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     # metric: (degraded at or above, critical at or above); thresholds degrade, never mark down
@@ -165,7 +164,7 @@ def load(path: str | Path | None, environ: Mapping[str, str] | None = None) -> S
 def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
     """Validate a decoded TOML document into Settings, collecting every problem."""
     problems: list[str] = []
-    _unknown_keys(raw, _TOP_KEYS, "", problems)
+    problems += unknown_keys(raw, _TOP_KEYS)
     kw: dict[str, Any] = {"source": source}
     interval = _number(raw, "interval_s", problems, minimum=MIN_INTERVAL_S)
     retention = _number(raw, "retention_s", problems, minimum=60.0)
@@ -175,7 +174,7 @@ def parse(raw: Mapping[str, Any], source: str = "<config>") -> Settings:
         kw["retention_s"] = retention
     rollup = raw.get("rollup", {})
     if isinstance(rollup, Mapping):
-        _unknown_keys(rollup, _ROLLUP_KEYS, "rollup: ", problems)
+        problems += unknown_keys(rollup, _ROLLUP_KEYS, "rollup")
         step = _number(rollup, "step_s", problems, minimum=1.0, where="rollup.step_s")
         keep = _number(rollup, "retention_s", problems, minimum=60.0, where="rollup.retention_s")
         if step is not None:
@@ -242,19 +241,6 @@ def _alert_problems(raw: Any, services: tuple[ServiceConfig, ...], demo: bool) -
         known += [ServiceConfig(name=d.name, kind=d.kind, depends_on=d.depends_on)
                   for d in SERVICES if d.name not in names]
     return check_alerts(raw, known)
-
-
-def _unknown_keys(
-    raw: Mapping[str, Any], known: AbstractSet[str], prefix: str, problems: list[str]
-) -> bool:
-    """One problem per key of ``raw`` not in ``known``, with a hint; whether there were any."""
-    unknown = sorted(set(raw) - known)
-    for key in unknown:
-        problems.append(
-            f"{prefix}unknown key '{key}'{did_you_mean(key, known)}; "
-            f"known keys are {', '.join(sorted(known))}"
-        )
-    return bool(unknown)
 
 
 def _number(
@@ -337,7 +323,7 @@ def _service(item: Any, where: str, problems: list[str]) -> ServiceConfig | None
         problems.append(f"{where}: expected a table with at least name and kind")
         return None
     n_before = len(problems)
-    _unknown_keys(item, _SERVICE_KEYS, f"{where}: ", problems)
+    problems += unknown_keys(item, _SERVICE_KEYS, where)
     name = item.get("name")
     if not isinstance(name, str) or not name.strip() or "/" in name:
         problems.append(f"{where}.name: required, a non-empty name without '/'")
@@ -405,7 +391,9 @@ def _process(value: Any, where: str, problems: list[str]) -> ProcessMatch | None
             f'{where}: expected {{ pid_file = "...", name = "...", cmdline = "regex" }}'
         )
         return None
-    if _unknown_keys(value, _PROCESS_KEYS, f"{where}: ", problems):
+    unknown = unknown_keys(value, _PROCESS_KEYS, where)
+    if unknown:
+        problems += unknown
         return None
     return ProcessMatch(**{k: str(v) for k, v in value.items()})
 

@@ -16,7 +16,7 @@ from tamma_dash.alerts.dispatch import Route, RouteStep
 from tamma_dash.alerts.notify import Format, Notifier
 from tamma_dash.alerts.ruleparse import FieldReader
 from tamma_dash.alerts.rules import Rule
-from tamma_dash.suggest import did_you_mean
+from tamma_dash.suggest import did_you_mean, unknown_keys
 
 NOTIFIER_KEYS = frozenset({"name", "format", "url", "url_env", "timeout_s", "max_attempts",
                            "queue_size", "max_alerts"})
@@ -69,10 +69,7 @@ def _notifier(item: Any, where: str, problems: list[str]) -> NotifierSpec | None
         problems.append(f"{where}: expected a table with name, format and url_env")
         return None
     before = len(problems)
-    for key in sorted(set(item) - NOTIFIER_KEYS):
-        problems.append(f"{where}: unknown key '{key}'{did_you_mean(key, NOTIFIER_KEYS)}; "
-                        "known keys are "
-                        f"{', '.join(sorted(NOTIFIER_KEYS))}")
+    problems += unknown_keys(item, NOTIFIER_KEYS, where)
     r = FieldReader(item, where, problems)
     name = r.text("name", required=True)
     fmt = Format(r.choice("format", [f.value for f in Format], Format.ALERTMANAGER.value))

@@ -16,7 +16,7 @@ from tamma_dash.alerts.rules import Rule
 from tamma_dash.alerts.store import AlertStore
 from tamma_dash.config import ServiceConfig
 from tamma_dash.models import Clock
-from tamma_dash.suggest import did_you_mean
+from tamma_dash.suggest import unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,7 @@ def check_alerts(raw: Any, services: Sequence[ServiceConfig]) -> list[str]:
     """Every problem in an ``[alerts]`` table, each naming its place and the fix."""
     if not isinstance(raw, Mapping):
         return ['alerts: expected a table, e.g. [alerts] with [[alerts.rules]] below it']
-    problems = [f"alerts: unknown key '{k}'{did_you_mean(k, ALERT_KEYS)}; "
-                f"known keys are {', '.join(sorted(ALERT_KEYS))}"
-                for k in sorted(set(raw) - ALERT_KEYS)]
+    problems = unknown_keys(raw, ALERT_KEYS, "alerts")
     if "default_rules" in raw and not isinstance(raw["default_rules"], bool):
         problems.append("alerts.default_rules: expected true or false")
     url = raw.get("external_url", "")

@@ -29,7 +29,7 @@ from tamma_dash.collectors.http import direct_session
 from tamma_dash.models import Clock, series_key, split_key
 from tamma_dash.store.base import Latest, StoreStats
 from tamma_dash.store.reads import wide_frame
-from tamma_dash.suggest import did_you_mean
+from tamma_dash.suggest import unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -220,9 +220,7 @@ def check_history(raw: Any) -> list[str]:
     """Problems in the ``[history]`` config table, each with its fix."""
     if not isinstance(raw, Mapping):
         return ['history: expected a table like [history] backend = "prometheus"']
-    problems = [f"history: unknown key '{k}'{did_you_mean(k, _HISTORY_KEYS)}; "
-                f"known keys are {', '.join(sorted(_HISTORY_KEYS))}"
-                for k in sorted(set(raw) - _HISTORY_KEYS)]
+    problems = unknown_keys(raw, _HISTORY_KEYS, "history")
     backend = raw.get("backend", "sqlite")
     if backend not in ("sqlite", "prometheus"):
         problems.append(f'history.backend: {backend!r} is not "sqlite" or "prometheus"')
