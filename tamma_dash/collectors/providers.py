@@ -61,14 +61,16 @@ def probe_samples(
     success_rate: float,
     *,
     secrets: Sequence[str] = (),
-    failures: int = MIN_FAILURES,
-    min_failures: int = MIN_FAILURES,
+    low_success: bool | None = None,
 ) -> list[Sample]:
-    """Interpret one probe (plus the running success rate and the number of failed probes
-    behind it) as samples; never raises."""
+    """Interpret one probe (plus the running success rate) as samples; never raises.
+
+    ``low_success`` says whether the rate degrades the service (the collector also counts the
+    failures behind it); None judges the rate alone.
+    """
     limits = parse_rate_limits(result.headers, ts) if result.headers else []
-    low = success_rate < MIN_SUCCESS_PCT and failures >= min_failures
-    verdict = _verdict(service, result, limits, success_rate if low else 100.0, secrets)
+    low = success_rate < MIN_SUCCESS_PCT if low_success is None else low_success
+    verdict = _verdict(service, result, limits, success_rate, low, secrets)
     out = verdict_samples(service.name, ts, verdict, result if result.ok else None)
     out.append(Sample(ts, service.name, M.SUCCESS_RATE, round(success_rate, 3)))
     out += _limit_samples(service.name, ts, limits)
@@ -85,6 +87,7 @@ def _verdict(
     result: FetchResult,
     limits: list[RateLimit],
     success_rate: float,
+    low_success: bool,
     secrets: Sequence[str],
 ) -> Verdict:
     if not result.ok:
@@ -107,7 +110,7 @@ def _verdict(
         if r.limit and 0 < r.remaining < LOW_FRACTION * r.limit:
             candidates.append(Verdict(True, Status.DEGRADED, RATELIMIT_LOW,
                                       f"{r.policy} limit under {LOW_FRACTION:.0%} ({_window(r)})"))
-    if success_rate < MIN_SUCCESS_PCT:
+    if low_success:
         candidates.append(Verdict(True, Status.DEGRADED, LOW_SUCCESS,
                                   f"only {success_rate:.0f}% of recent probes succeeded"))
     worst = max(c.status for c in candidates)
@@ -195,9 +198,9 @@ class ProviderCollector:
             rate = 100.0 * sum(history) / len(history)
             token = tokens[s.name]
             secrets = (token, repr(token)[1:-1]) if token else ()
-            out += probe_samples(s, ts, result, rate, secrets=secrets,
-                                 failures=len(history) - sum(history),
-                                 min_failures=self._min_failures)
+            failures = len(history) - sum(history)
+            low = rate < MIN_SUCCESS_PCT and failures >= self._min_failures
+            out += probe_samples(s, ts, result, rate, secrets=secrets, low_success=low)
         return out
 
     def _job(self, service: ServiceConfig, token: str | None) -> Callable[[], FetchResult]:
