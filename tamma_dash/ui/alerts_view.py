@@ -19,7 +19,6 @@ from dash import dcc, html
 
 from tamma_dash.ui.a11y import aria
 from tamma_dash.ui.format import MISSING, fmt_duration, fmt_number
-from tamma_dash.ui.theme import alert_count_text
 
 Alert = Mapping[str, Any]
 SEVERITIES = ("critical", "warning", "info")
@@ -233,10 +232,6 @@ def alert_counts(alerts: Iterable[Alert]) -> dict[str, list[Alert]]:
         if a.get("state") in SHOWN:
             out.setdefault(str(a.get("service", "")), []).append(a)
     return out
-
-
-def marker_text(n: int) -> str:
-    return alert_count_text(n)
 
 
 def new_firing(

@@ -9,9 +9,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from tamma_dash.ui.a11y import aria
-from tamma_dash.ui.alerts_view import alert_counts, alert_href, marker_text
+from tamma_dash.ui.alerts_view import alert_counts, alert_href
 from tamma_dash.ui.format import fmt_ms, fmt_number, fmt_percent
-from tamma_dash.ui.theme import status_icon
+from tamma_dash.ui.theme import alert_count_text, status_icon
 
 SPARK_METRIC = {"provider": ("ratelimit_remaining", "rate limit remaining", ""),
                 "git": ("ratelimit_remaining", "rate limit remaining", "")}
@@ -72,7 +72,7 @@ def alert_marker(alerts: Sequence[Mapping[str, Any]]) -> Any:
     order = ("critical", "warning", "info")
     worst = min((str(a.get("severity")) for a in alerts),
                 key=lambda s: order.index(s) if s in order else len(order))
-    return dcc.Link(f"{marker_text(len(alerts))}, worst {worst}", href=alert_href(alerts[0]),
+    return dcc.Link(f"{alert_count_text(len(alerts))}, worst {worst}", href=alert_href(alerts[0]),
                     className=f"alert-marker sev-{worst} small",
                     id={"type": "alert-marker", "service": str(alerts[0].get("service"))})
 

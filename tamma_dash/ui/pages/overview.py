@@ -14,7 +14,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
 from tamma_dash.ui import context
 from tamma_dash.ui.a11y import aria
-from tamma_dash.ui.alerts_view import alert_counts, marker_text
+from tamma_dash.ui.alerts_view import alert_counts
 from tamma_dash.ui.analytics_view import fleet_hint
 from tamma_dash.ui.depmap import dependency_figure
 from tamma_dash.ui.downsample import column
@@ -35,6 +35,7 @@ from tamma_dash.ui.sparkline import (
     sparkline_figure,
     sparkline_update,
 )
+from tamma_dash.ui.theme import alert_count_text
 
 SPARK_WINDOW_S = 3600.0
 
@@ -97,7 +98,7 @@ def depmap(doc: dict[str, Any], theme: str) -> Any:
 
 def depmap_text(doc: dict[str, Any]) -> str:
     counts = alert_numbers(doc)
-    parts = [f"{name} {s['status']}" + (f", {marker_text(counts[name])}" if counts.get(name)
+    parts = [f"{name} {s['status']}" + (f", {alert_count_text(counts[name])}" if counts.get(name)
                                         else "")
              + (f", depends on {', '.join(s['dependsOn'])}" if s["dependsOn"] else "")
              for name, s in doc["services"].items()]
