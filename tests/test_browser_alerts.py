@@ -81,6 +81,16 @@ def _ack_by_keyboard(driver: Any, alert_id: int) -> bool:
     return True
 
 
+def _toast_link_time(driver: Any) -> int | None:
+    """``t`` of the toast's link to api at an alert's time; None while absent or re-rendered
+    (a second alert on the same fault, ServiceDegraded a tick after HighErrorRate, redraws it)."""
+    try:
+        links = driver.find_elements(By.CSS_SELECTOR, ".toast a[href^='/service/api?t=']")
+        return int(links[0].get_attribute("href").rsplit("t=", 1)[1]) if links else None
+    except StaleElementReferenceException:
+        return None
+
+
 def _click_open(driver: Any, dom_id: str) -> bool:
     """Click a button (in the page's own event path); whether the form opened."""
     try:
@@ -112,11 +122,10 @@ def test_fault_to_toast_and_acknowledge_from_the_page(dash_duo: Any, product) ->
         "return Boolean(m && m.seen);"), timeout=60)
     alert = _fault(url)
     dash_duo.wait_for_element(".toast[role='alert']", timeout=60)
-    link = dash_duo.wait_for_element(  # a link to the component at an alert's time
-        ".toast a[href^='/service/api?t=']", timeout=60)
+    link_t = wait_for(lambda: _toast_link_time(driver), timeout=60)  # to the component then
     starts = {int(a["startsAtTs"]) for a in requests.get(
         f"{url}/api/alerts?state=all", timeout=10).json()["alerts"] if a["service"] == "api"}
-    assert int(link.get_attribute("href").rsplit("t=", 1)[1]) in starts
+    assert link_t in starts
     dash_duo.wait_for_contains_text(".toast", "new alert", timeout=30)  # once faded in
 
     ack_id = _dom_id(act="ack", id=alert["id"], type="alert-act")
