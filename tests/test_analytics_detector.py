@@ -19,7 +19,17 @@ from tamma_dash.analytics.detector import (
 )
 from tamma_dash.analytics.detector_features import features, newest_features
 from tamma_dash.analytics.detector_novelty import TrailingBuffer, novelty_scores
-from tamma_dash.analytics.detector_post import Suppressor, combined, to_level
+from tamma_dash.analytics.detector_post import (
+    ALARM_P,
+    HALF_LIFE,
+    QUIET,
+    Suppressor,
+    combined,
+    likelihood,
+    newest_likelihood,
+    surprise_of_p,
+    to_level,
+)
 from tamma_dash.analytics.detector_quiet import QuietScorer, QuietSettings, quiet_scores
 from tamma_dash.analytics.score_csv import main, score_frame
 
@@ -150,12 +160,30 @@ def test_rising_level_raises_one_alarm_until_it_clears_the_margin() -> None:
     )
 
 
-def test_level_is_half_where_the_likelihood_alone_reaches_its_alarm_point() -> None:
+def test_likelihood_lifts_the_level_off_zero_at_its_alarm_probability() -> None:
     off = DetectorConfig().lik_offset
-    lv = to_level(np.array([0.0, off + 0.2, off + 0.5, off + 1.0]), off)
+    at_p = surprise(np.array([4.265]))[0]  # a normal tail of 1e-5 = ALARM_P
+    assert ALARM_P == 1e-5 and surprise_of_p(ALARM_P) == pytest.approx(at_p, abs=1e-3)
+    lv = to_level(np.array([0.0, off + at_p - 0.01, off + at_p + 0.05, QUIET + HALF_LIFE, 2.0]))
     assert lv[0] == lv[1] == 0.0
-    assert lv[2] == pytest.approx(0.5)
-    assert 0.5 < lv[3] < 1.0
+    assert 0.0 < lv[2] < 0.5
+    assert lv[3] == pytest.approx(0.5)
+    assert 0.5 < lv[4] < 1.0
+
+
+def test_likelihood_judges_a_recent_mean_against_the_spread_of_means() -> None:
+    """A shift of one raw-score sd, held for ``short`` rows, is ordinary for one score but
+    about 3.5 sd for a mean of 12 independent ones: the likelihood sees the latter."""
+    rng = np.random.default_rng(4)
+    raw = 0.4 + 0.05 * rng.normal(size=1500)
+    raw[-12:] += 0.05
+    lik = likelihood(raw, 12, 1000, 100)
+    assert lik[-1] > surprise(np.array([3.0]))[0]  # z of the mean > 3
+    assert np.nanmax(lik[:-12]) < lik[-1]
+    means = pd.Series(raw).rolling(12, min_periods=1).mean().to_numpy()
+    for end in (300, 1000, 1500):
+        assert newest_likelihood(means[:end], 12, 1000, 100) == pytest.approx(lik[end - 1])
+    assert np.isnan(likelihood(raw[:100], 12, 1000, 100)).all()  # < 100 means of history
 
 
 def test_suppressor_streams_like_suppress() -> None:

@@ -25,12 +25,15 @@ from sklearn.ensemble import IsolationForest
 from tamma_dash.analytics.detector_features import LEVEL, features, newest_features
 from tamma_dash.analytics.detector_novelty import NoveltyScorer, NoveltySettings, novelty_scores
 from tamma_dash.analytics.detector_post import (
+    ALARM_P,
+    QUIET,
     Suppressor,
     combined,
     likelihood,
     newest_likelihood,
     suppress,
     surprise,
+    surprise_of_p,
     to_level,
 )
 from tamma_dash.analytics.detector_quiet import QuietScorer, QuietSettings, quiet_scores
@@ -62,9 +65,11 @@ class DetectorConfig:
     n_estimators: int = 50
     max_samples: int = 256
     lik_short: int = 12  # rows averaged into the recent raw score
-    lik_long: int = 2000  # rows of raw-score history the recent mean is compared with
-    lik_min: int = 100  # raw scores needed before the likelihood speaks
-    lik_offset: float = 0.65  # likelihood shifted onto the raw-score scale before the max
+    lik_long: int = 2000  # earlier recent means (one per row) the newest is compared with
+    lik_min: int = 100  # earlier means needed before the likelihood speaks
+    # the likelihood shifted onto the raw-score scale before the max: it lifts the level off 0
+    # where its tail probability falls below ALARM_P (1e-5), so the shift is QUIET - 0.632
+    lik_offset: float = QUIET - surprise_of_p(ALARM_P)
     suppress_rows: int = 300  # a score must beat every level of this many rows before it
     rearm_margin: float = 0.1  # ... and every alarm among them by this much (raw-score units)
     outside_weight: float = 1.0  # out-of-range credit of the level, in training ranges
@@ -177,7 +182,7 @@ def score_values(values: np.ndarray, cfg: DetectorConfig | None = None) -> np.nd
     views = np.fmax(novelty_scores(x, cfg.novelty()), quiet_scores(x, cfg.quiet()))
     both = combined_scores(raw, views, cfg)
     kept = suppress(both, cfg.suppress_rows, cfg.rearm_margin)
-    return np.where(kept > 0.0, to_level(kept, cfg.lik_offset), 0.0)
+    return np.where(kept > 0.0, to_level(kept), 0.0)
 
 
 def _fill_gaps(x: np.ndarray) -> np.ndarray:
@@ -202,7 +207,8 @@ class StreamingDetector:
         c = self.cfg
         self._values: deque[float] = deque(maxlen=c.long + 1)
         self._feats: deque[np.ndarray] = deque(maxlen=c.train_rows)
-        self._raw: deque[float] = deque(maxlen=c.lik_long + c.lik_short)
+        self._raw: deque[float] = deque(maxlen=c.lik_short)
+        self._means: deque[float] = deque(maxlen=c.lik_long + c.lik_short)  # of lik_short raws
         self._alarms = Suppressor(c.suppress_rows, c.rearm_margin)
         self._novelty = NoveltyScorer(c.novelty())
         self._quiet = QuietScorer(c.quiet())
@@ -224,10 +230,13 @@ class StreamingDetector:
         raw = float(self._model.raw(feat[None])[0]) if self._model is not None else np.nan
         self._feats.append(feat)
         self._raw.append(raw)
+        raws = np.array(self._raw)
+        raws = raws[np.isfinite(raws)]
+        self._means.append(float(raws.mean()) if len(raws) else np.nan)
         self.rows += 1
-        lik = newest_likelihood(np.array(self._raw), c.lik_short, c.lik_long, c.lik_min)
+        lik = newest_likelihood(np.array(self._means), c.lik_short, c.lik_long, c.lik_min)
         both = combined(np.array([raw]), np.array([lik]), c.lik_offset, np.array([novelty]))
-        self.level = float(to_level(both, c.lik_offset)[0])
+        self.level = float(to_level(both)[0])
         return self.level if self._alarms.update(float(both[0])) > 0.0 else 0.0
 
 

@@ -2,13 +2,13 @@
 
 Two views of the same raw forest scores are combined, because they catch different events:
 the raw score itself (with out-of-range credit) fires at once on a sharp, unprecedented value;
-the likelihood (the mean of the last few raw scores against the long history of raw scores, as
+the likelihood (the mean of the last few raw scores against the long history of such means, as
 HTM's anomaly likelihood does) fires on a sustained change that no single row gives away. A
 third view, the novelty of the latest short pattern (:mod:`detector_novelty`), fires on a
 shape never seen before even when each of its values is ordinary; the detector passes the
 stronger of it and the quiet-stretch score (:mod:`detector_quiet`) in its place. The strongest
 is reported only where it beats every score of the rows just before it (and a recent alarm by a
-margin), so one event raises one alarm; it is shown as a 0..1 level.
+margin), so one event raises one alarm; it is shown as a 0..1 level, 0 up to ``QUIET``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_ndtr
 
-ALARM_LIKELIHOOD = 0.5  # level 0.5 where the likelihood alone reaches this (or raw its match)
-HALF_LIFE = 0.25  # each 0.25 of combined score halves the level's gap to 1
+QUIET = 0.9  # combined score (raw-score units) at level 0: the views' record points sit here
+HALF_LIFE = 0.25  # each 0.25 of combined score above it halves the level's gap to 1
+ALARM_P = 1e-5  # likelihood tail probability that reaches QUIET (HTM alarms at 0.99999)
 
 
 def surprise(z: np.ndarray) -> np.ndarray:
@@ -32,25 +33,32 @@ def surprise(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def likelihood(raw: np.ndarray, short: int, long: int, min_hist: int) -> np.ndarray:
-    """Surprise (0..1) of the mean of the last ``short`` raw scores against the ``long`` before.
+def surprise_of_p(p: float) -> float:
+    """:func:`surprise` of a z-score whose normal tail probability is ``p``."""
+    return float(1.0 - np.exp(np.log10(p) / 5.0))
 
-    NaN until ``min_hist`` raw scores of history exist.
+
+def likelihood(raw: np.ndarray, short: int, long: int, min_hist: int) -> np.ndarray:
+    """Surprise (0..1) of the mean of the last ``short`` raw scores against earlier such means.
+
+    The history is the ``long`` means that end ``short`` or more rows before (so it shares no
+    raw score with the current mean); like HTM, the mean is judged against the spread of
+    means, not of single scores, which is narrower where raw scores are not correlated. NaN
+    until ``min_hist`` means of history exist.
     """
-    r = pd.Series(raw)
-    recent = r.rolling(short, min_periods=1).mean()
-    hist = r.shift(short).rolling(long, min_periods=min_hist)
+    recent = pd.Series(raw).rolling(short, min_periods=1).mean()
+    hist = recent.shift(short).rolling(long, min_periods=min_hist)
     z = ((recent - hist.mean()) / hist.std(ddof=0).clip(lower=1e-4)).to_numpy(dtype=float)
     return np.where(np.isnan(z), np.nan, surprise(z))
 
 
-def newest_likelihood(raws: np.ndarray, short: int, long: int, min_hist: int) -> float:
-    """:func:`likelihood` of the last row of ``raws`` (the retained raw scores, NaN = none)."""
-    recent, hist = raws[-short:], raws[:-short][-long:]
+def newest_likelihood(means: np.ndarray, short: int, long: int, min_hist: int) -> float:
+    """:func:`likelihood` of the last row, from the retained recent means (NaN = none)."""
+    recent, hist = means[-1], means[:-short][-long:]
     hist = hist[np.isfinite(hist)]
-    if len(hist) < min_hist or not np.isfinite(recent).any():
+    if len(hist) < min_hist or not np.isfinite(recent):
         return float("nan")
-    z = (np.nanmean(recent) - hist.mean()) / max(float(hist.std()), 1e-4)
+    z = (recent - hist.mean()) / max(float(hist.std()), 1e-4)
     return float(surprise(np.array([z]))[0])
 
 
@@ -67,14 +75,12 @@ def combined(
     return np.where(np.isfinite(both), both, 0.0)
 
 
-def to_level(score: np.ndarray, lik_offset: float) -> np.ndarray:
+def to_level(score: np.ndarray) -> np.ndarray:
     """A combined score mapped to 0..1 (monotone, so alarms and their order are unchanged).
 
-    Level 0.5 sits where the likelihood alone reaches ``ALARM_LIKELIHOOD`` (or the raw score
-    reaches ``lik_offset + ALARM_LIKELIHOOD``); a combined score a ``HALF_LIFE`` lower is 0.
+    0 up to ``QUIET``; above it each ``HALF_LIFE`` halves the gap to 1 (0.5 at 1.15).
     """
-    quiet = lik_offset + ALARM_LIKELIHOOD - HALF_LIFE
-    return 1.0 - np.exp2(-np.maximum(np.asarray(score, dtype=float) - quiet, 0.0) / HALF_LIFE)
+    return 1.0 - np.exp2(-np.maximum(np.asarray(score, dtype=float) - QUIET, 0.0) / HALF_LIFE)
 
 
 def suppress(level: np.ndarray, rows: int, margin: float = 0.0) -> np.ndarray:
