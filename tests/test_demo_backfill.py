@@ -253,10 +253,12 @@ def test_provider_probes_live_are_like_the_backfilled_ones(fresh: FreshStart) ->
         key = series_key(name, M.SUCCESS_RATE)
         back, live = fresh.values([key], live=False), fresh.values([key], live=True)
         assert back.size >= 100 and live.size >= 10, (key, back.size, live.size)
-        # shares of the last 60 probes, as the collector derives them live: mostly exactly 100,
-        # never a smooth 99.6
+        # shares of the last 60 probes, as the collector derives them live: often exactly 100,
+        # never a smooth 99.6. Not "the median is 100": at the demo's busiest hours a probe
+        # fails ~1 % of the time, so only about half the windows (e^-0.61) have no failure and
+        # the median is a coin flip (it read 98.3 at 17:10 UTC); a quarter is ~4 sd below half.
         failures = (100.0 - back) * SUCCESS_WINDOW / 100.0
-        assert np.median(back) == 100.0, (key, np.median(back))
+        assert np.mean(back == 100.0) >= 0.25, (key, np.mean(back == 100.0), np.median(back))
         # The live window is about one 60-probe window (30 ticks): its failures are one draw,
         # so it is held to what the backfilled hour makes plausible, not to its p5 (two
         # failures where the hour's p5 has one happens by chance alone, often).
