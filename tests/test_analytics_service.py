@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -373,21 +372,17 @@ def test_on_tick_returns_at_once_while_a_refit_blocks(tmp_path: Path) -> None:
         return fit_service(frame, settings)
 
     svc = service_on(store, [now], fitter=blocking_fit)
-    started = time.perf_counter()
-    svc.start()
-    assert time.perf_counter() - started < 0.5  # start() does not fit
+    svc.start()  # a start() that fitted would sit in blocking_fit until released (30 s) ...
     try:
         assert entered.wait(30)
-        took = []
-        for _ in range(200):
-            t = time.perf_counter()
+        assert svc.models == {}  # ... and come back with a model
+        for _ in range(200):  # an on_tick that waited for the fit would hang the same way
             svc.on_tick(None)
-            took.append(time.perf_counter() - t)
-        assert statistics.median(took) < 1e-3 and max(took) < 0.1
-        assert svc.models == {}  # still fitting
+        assert not release.is_set() and svc.models == {}  # the fit is still blocked
     finally:
         release.set()
         svc.stop()
+    # the speed of on_tick (~1 us) is measured in bench/, not asserted here
 
 
 def test_results_are_published_restored_and_read_by_web_only_processes(
