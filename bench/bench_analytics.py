@@ -33,6 +33,7 @@ from tamma_dash.store import Store
 
 ROWS, METRICS, INTERVAL_S, T0 = 17_280, 15, 5.0, 1_700_000_000.0
 DAY = 86_400.0
+FLEET = [ServiceConfig(name=s.name, kind=s.kind, depends_on=s.depends_on) for s in SERVICES]
 
 
 def service_frame(seed: int = 0) -> pd.DataFrame:
@@ -127,8 +128,7 @@ def bench_fleet_service() -> None:
     now = T0 + DAY
     store = Store.open(None, interval_s=INTERVAL_S, clock=lambda: now)
     backfill(store, FleetModel(7), now=now, interval_s=INTERVAL_S, rollup_days=0)
-    fleet = [ServiceConfig(name=s.name, kind=s.kind, depends_on=s.depends_on) for s in SERVICES]
-    svc = AnalyticsService(store, fleet, interval_s=INTERVAL_S, thresholds=DEFAULT_THRESHOLDS,
+    svc = AnalyticsService(store, FLEET, interval_s=INTERVAL_S, thresholds=DEFAULT_THRESHOLDS,
                            clock=lambda: now)
     refits = timed(lambda: svc.refit(now), 3)
     scores = timed(lambda: svc.score(now), 50)
@@ -147,7 +147,6 @@ def bench_on_tick_during_refit() -> None:
     now = T0 + 3600.0
     store = Store.open(None, interval_s=INTERVAL_S, clock=lambda: now)
     backfill(store, FleetModel(7), now=now, interval_s=INTERVAL_S, full_s=3600.0, rollup_days=0)
-    fleet = [ServiceConfig(name=s.name, kind=s.kind, depends_on=s.depends_on) for s in SERVICES]
     entered, release = threading.Event(), threading.Event()
 
     def held(frame: pd.DataFrame, settings: ServiceAnomalyModel) -> object:
@@ -155,7 +154,7 @@ def bench_on_tick_during_refit() -> None:
         release.wait(60)
         return fit_service(frame, settings)
 
-    svc = AnalyticsService(store, fleet, interval_s=INTERVAL_S, thresholds=DEFAULT_THRESHOLDS,
+    svc = AnalyticsService(store, FLEET, interval_s=INTERVAL_S, thresholds=DEFAULT_THRESHOLDS,
                            clock=lambda: now, fitter=held)  # type: ignore[arg-type]
     svc.start()
     try:

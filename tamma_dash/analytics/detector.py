@@ -76,12 +76,12 @@ class DetectorConfig:
     novelty_window: int = 6  # values in the pattern whose novelty is scored
     novelty_history: int = 2000  # rows searched for its nearest earlier pattern
     novelty_min: int = 200  # pattern distances needed before novelty speaks
-    novelty_offset: float = 0.9  # novelty at a distance equal to the recent record ...
+    novelty_offset: float = QUIET  # novelty at a distance equal to the recent record ...
     novelty_weight: float = 0.5  # ... plus this times log(distance / record)
     quiet_quantile: float = 0.95  # a value above this quantile of the previous rows ends a gap
     quiet_history: int = 2000  # rows whose quantile and longest gap count
     quiet_min: int = 200  # rows before the quiet view speaks
-    quiet_offset: float = 0.9  # quiet score at a gap equal to the recent record ...
+    quiet_offset: float = QUIET  # quiet score at a gap equal to the recent record ...
     quiet_weight: float = 0.5  # ... plus this times log(gap / record)
     seed: int = 0
 
